@@ -1,0 +1,172 @@
+// The publisher's half of the ring protocol: claim, write, commit or abort.
+//
+//   claim    store the claim intent (the tail position about to be claimed) in the publisher's
+//            slot, then compare-and-swap the tail {position, sequence} forward by the frame's
+//            size and by one sequence number. Lock-free: a failed CAS means another publisher
+//            claimed first, and the CAS hands back the new tail to retry from.
+//   header   write length, publisher, sequence and timestamp, then release-store the commit word
+//            as CLAIMED. From here a repairer knows the frame's length.
+//   payload  the caller writes into the span it was given.
+//   commit   seq_cst-store the commit word as COMMITTED. Subscribers acquire-load it; seq_cst
+//            also orders it before the publisher's check for sleeping subscribers (the Dekker
+//            half of sync/wake_masks.hpp).
+//   abort    release-store the commit word as PADDING of the frame's size.
+//
+// A record that would not fit before the end of the ring is preceded by a WRAP claim of the
+// rest of the lap, which takes no sequence number. Nothing here blocks, allocates, throws or
+// logs; waiting for the limit to move is the caller's business (client/src/publisher.cpp).
+#pragma once
+
+#include <time.h>
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+
+#include "shmbus/format/frame_header.hpp"
+#include "shmbus/format/publisher_slot.hpp"
+#include "shmbus/ring/flow_control.hpp"
+#include "shmbus/ring/tail.hpp"
+#include "shmbus/ring/topic_view.hpp"
+#include "shmbus/util/atomic.hpp"
+#include "shmbus/util/fault_injection.hpp"
+
+namespace shmbus::ring {
+
+enum class ClaimOutcome : std::uint8_t {
+    kClaimed,
+    kBackPressured,  // the claim would pass the publish limit
+    kTooLarge,       // longer than the topic's maximum record size
+    kCorrupt,        // the tail cell holds an impossible value
+};
+
+/// A claimed, uncommitted frame.
+struct Claimed {
+    std::uint64_t position = 0;
+    std::uint64_t frame_size = 0;
+    std::span<std::byte> payload;
+};
+
+class Appender {
+public:
+    Appender() = default;
+    Appender(const TopicView& view, std::uint32_t slot_index) noexcept
+        : view_(view), slot_(&view.publishers[slot_index]), slot_index_(slot_index) {
+        expected_ = load_tail(view_.records->tail);
+    }
+
+    [[nodiscard]] const TopicView& view() const noexcept { return view_; }
+    [[nodiscard]] std::uint32_t slot_index() const noexcept { return slot_index_; }
+    [[nodiscard]] std::uint64_t cached_limit() const noexcept { return limit_; }
+
+    /// Tries once to claim a frame for `length` payload bytes; never waits.
+    [[nodiscard]] ClaimOutcome try_claim(std::uint32_t length, Claimed& out) noexcept {
+        if (length > view_.max_record_size) return ClaimOutcome::kTooLarge;
+        const std::uint64_t size = format::frame_size(length);
+        Tail tail = expected_;
+        for (;;) {
+            if (tail.position % format::kFrameAlignment != 0) return give_up(ClaimOutcome::kCorrupt);
+            const std::uint64_t room = view_.room_in_lap(tail.position);
+            const bool wraps = size > room;
+            const std::uint64_t end = tail.position + (wraps ? room : size);
+            if (end > limit_ && !refresh_limit(tail.position, end)) {
+                return give_up(ClaimOutcome::kBackPressured);
+            }
+            // Release: a repairer that acquire-loads this intent also sees everything this
+            // publisher did to its previous frame (committed or aborted), so it never mistakes
+            // that frame for an abandoned one. The CAS below is a full barrier, so a repairer
+            // that sees the claim in the tail also sees this intent.
+            atomics::store_release(slot_->claim_intent, tail.position);
+            const Tail desired{end, wraps ? tail.sequence : tail.sequence + 1};
+            if (!compare_exchange_tail(view_.records->tail, tail, desired)) continue;
+            const std::uint64_t position = tail.position;
+            expected_ = desired;
+            tail = desired;
+            if (wraps) {
+                // Release: a reader that sees WRAP needs nothing else from this frame, but the
+                // repairer and the floor walk must see it only after the claim.
+                atomics::store_release(view_.commit_word(position),
+                                       format::stamp(position, format::FrameState::kWrap));
+                continue;
+            }
+            SHMBUS_FAULT_POINT(fault::Point::kAfterClaim);
+            write_header(position, length, desired.sequence - 1);
+            SHMBUS_FAULT_POINT(fault::Point::kAfterHeader);
+            out.position = position;
+            out.frame_size = size;
+            out.payload = std::span<std::byte>(view_.payload(position), length);
+            return ClaimOutcome::kClaimed;
+        }
+    }
+
+    /// Makes a claimed frame visible to subscribers.
+    void commit(const Claimed& claim) noexcept {
+        SHMBUS_FAULT_POINT(fault::Point::kBeforeCommit);
+        // seq_cst (a release store at least): pairs with the subscribers' acquire load in
+        // inspect_frame, making header and payload visible with the stamp; and orders this store
+        // before the load of the sleeping-subscriber mask that follows (Dekker, see
+        // sync/wake_masks.hpp), so a subscriber that went to sleep is always seen.
+        atomics::store_seq_cst(view_.commit_word(claim.position),
+                               format::stamp(claim.position, format::FrameState::kCommitted));
+        // Relaxed: only this publisher writes its counter; readers (stat) need no ordering.
+        atomics::store_relaxed(slot_->published, atomics::load_relaxed(slot_->published) + 1);
+    }
+
+    /// Turns a claimed frame into padding of the same size; subscribers skip it.
+    void abort(const Claimed& claim) noexcept {
+        format::FrameHeader& header = view_.header(claim.position);
+        atomics::store_relaxed(header.length,
+                               static_cast<std::uint32_t>(claim.frame_size - format::kFrameHeaderSize));
+        // Release: orders the padding length before the stamp that makes readers use it.
+        atomics::store_release(view_.commit_word(claim.position),
+                               format::stamp(claim.position, format::FrameState::kPadding));
+        atomics::fetch_add_relaxed(view_.records->aborted_claims, std::uint64_t{1});
+    }
+
+    /// Recomputes the cached limit; true if a claim ending at `needed_end` now fits.
+    bool refresh_limit(std::uint64_t tail_position, std::uint64_t needed_end) noexcept {
+        limit_ = compute_publish_limit(view_, tail_position, needed_end);
+        return needed_end <= limit_;
+    }
+
+    /// The tail as this publisher last saw it.
+    [[nodiscard]] const Tail& expected_tail() const noexcept { return expected_; }
+
+private:
+    ClaimOutcome give_up(ClaimOutcome outcome) noexcept {
+        // An intent left behind by a claim that never happened would make a repairer wait for
+        // this publisher forever. Release, like every intent store (see try_claim).
+        atomics::store_release(slot_->claim_intent, format::kNoIntent);
+        return outcome;
+    }
+
+    void write_header(std::uint64_t position, std::uint32_t length,
+                      std::uint64_t sequence) noexcept {
+        format::FrameHeader& header = view_.header(position);
+        // Relaxed stores: readers load these only after an acquire load of the commit word, and
+        // the release store of CLAIMED below orders them before it.
+        atomics::store_relaxed(header.length, length);
+        std::atomic_ref<std::uint16_t>(header.publisher)
+            .store(static_cast<std::uint16_t>(slot_index_), std::memory_order_relaxed);
+        std::atomic_ref<std::uint16_t>(header.reserved).store(0, std::memory_order_relaxed);
+        atomics::store_relaxed(header.sequence, sequence);
+        atomics::store_relaxed(header.timestamp, view_.timestamps ? now_ns() : std::uint64_t{0});
+        // Release: a repairer that acquire-loads CLAIMED reads the length above.
+        atomics::store_release(header.commit, format::stamp(position, format::FrameState::kClaimed));
+    }
+
+    static std::uint64_t now_ns() noexcept {
+        timespec now{};
+        ::clock_gettime(CLOCK_REALTIME, &now);  // vDSO: no system call
+        return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u +
+               static_cast<std::uint64_t>(now.tv_nsec);
+    }
+
+    TopicView view_{};
+    format::PublisherSlot* slot_ = nullptr;
+    std::uint32_t slot_index_ = 0;
+    Tail expected_{};          // last tail this publisher saw; the CAS corrects it when stale
+    std::uint64_t limit_ = 0;  // cached publish limit; 0 forces a refresh on first claim
+};
+
+}  // namespace shmbus::ring

@@ -1,0 +1,92 @@
+// Looking at the frame at a position, with every field read from the mapping checked before it
+// is used. Subscribers, the commit-floor walk and the unblocker all go through here, so this is
+// the one place that decides what a frame is and where the next one starts.
+#pragma once
+
+#include <cstdint>
+
+#include "shmbus/format/frame_header.hpp"
+#include "shmbus/ring/topic_view.hpp"
+#include "shmbus/util/atomic.hpp"
+
+namespace shmbus::ring {
+
+enum class FrameKind : std::uint8_t {
+    kUnwritten,  // no stamp for this position: nothing claimed here yet, or the claimer died
+                 // before writing the header, or the frame was overwritten by a later lap
+    kClaimed,    // a publisher is writing it
+    kRecord,     // a committed record
+    kPadding,    // committed padding: skip it
+    kWrap,       // skip to the next lap
+    kCorrupt,    // stamped, but its length cannot be right
+};
+
+struct FrameInfo {
+    FrameKind kind = FrameKind::kUnwritten;
+    std::uint32_t length = 0;  // payload bytes (kRecord, kClaimed) or padding bytes (kPadding)
+    std::uint64_t next = 0;    // position of the following frame (kRecord, kPadding, kWrap)
+};
+
+/// What the frame at `position` (8-aligned) is. The commit word is loaded with acquire: it pairs
+/// with the release (or seq_cst) store that stamped the frame, so when this returns kRecord every
+/// header field and payload byte written before the commit is visible.
+[[nodiscard]] inline FrameInfo inspect_frame(const TopicView& view,
+                                             std::uint64_t position) noexcept {
+    using format::FrameState;
+    FrameInfo info;
+    const std::uint64_t word = atomics::load_acquire(view.commit_word(position));
+    const FrameState state = format::state_at(word, position);
+    const std::uint64_t room = view.room_in_lap(position);
+    switch (state) {
+        case FrameState::kNone: info.kind = FrameKind::kUnwritten; return info;
+        case FrameState::kWrap:
+            info.kind = FrameKind::kWrap;
+            info.next = position + room;
+            return info;
+        case FrameState::kClaimed:
+        case FrameState::kCommitted:
+        case FrameState::kPadding: break;
+    }
+    if (room < format::kFrameHeaderSize) {
+        info.kind = FrameKind::kCorrupt;
+        return info;
+    }
+    // Relaxed: ordered after the acquire load above. The field is re-read nowhere; the checked
+    // local copy is what every caller uses.
+    const std::uint32_t length = atomics::load_relaxed(view.header(position).length);
+    info.length = length;
+    if (state == FrameState::kPadding) {
+        // Padding may cover several dead claims, so it is bounded by the lap, not by the
+        // maximum record size; it is a whole number of frame units.
+        if (length % format::kFrameAlignment != 0 || length > room - format::kFrameHeaderSize) {
+            info.kind = FrameKind::kCorrupt;
+            return info;
+        }
+        info.kind = FrameKind::kPadding;
+        info.next = position + format::kFrameHeaderSize + length;
+        return info;
+    }
+    if (length > view.max_record_size || format::frame_size(length) > room) {
+        info.kind = FrameKind::kCorrupt;
+        return info;
+    }
+    info.kind = state == FrameState::kClaimed ? FrameKind::kClaimed : FrameKind::kRecord;
+    info.next = position + format::frame_size(length);
+    return info;
+}
+
+/// The first frame boundary in [from, limit): a position whose commit word is a stamp for
+/// itself. Returns `limit` if there is none. `from` and `limit` are 8-aligned and within one lap
+/// or at its end. Used to resynchronise after a lap or a corrupt frame; costs one load per
+/// 8 bytes scanned, and the caller bounds the range.
+[[nodiscard]] inline std::uint64_t find_boundary(const TopicView& view, std::uint64_t from,
+                                                 std::uint64_t limit) noexcept {
+    for (std::uint64_t p = from; p < limit; p += format::kFrameAlignment) {
+        // Relaxed: a candidate is re-inspected with acquire before anything in it is used.
+        const std::uint64_t word = atomics::load_relaxed(view.commit_word(p));
+        if (format::state_at(word, p) != format::FrameState::kNone) return p;
+    }
+    return limit;
+}
+
+}  // namespace shmbus::ring
