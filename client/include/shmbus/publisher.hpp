@@ -1,0 +1,185 @@
+// Publishing records.
+//
+//   shmbus::Publisher publisher(topic);
+//   publisher.offer(bytes);                         // copy in; waits while back-pressured
+//   if (auto claim = publisher.try_claim(64)) {     // zero-copy: write in place
+//       std::memcpy(claim.payload().data(), data, 64);
+//       claim.commit();
+//   }
+//
+// Claiming, writing and committing are plain memory operations and atomics: no system call, no
+// lock, no allocation. A commit makes a system call only when a subscriber is asleep, to wake it.
+// A publisher holds at most one uncommitted claim at a time.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+
+#include "shmbus/detail/fork_guard.hpp"
+#include "shmbus/ring/appender.hpp"
+#include "shmbus/status.hpp"
+#include "shmbus/sync/wake_masks.hpp"
+#include "shmbus/topic.hpp"
+
+namespace shmbus {
+
+inline constexpr std::chrono::nanoseconds kForever = std::chrono::nanoseconds::max();
+
+struct PublisherOptions {
+    /// How long a publisher held back by a subscriber spins before it sleeps.
+    std::chrono::nanoseconds spin = std::chrono::microseconds(20);
+};
+
+class Publisher;
+
+/// A claimed frame. Write the payload, then commit() or abort(); destroying a pending claim
+/// aborts it. Converts to true when the claim succeeded.
+class Claim {
+public:
+    Claim() = default;
+    Claim(Claim&& other) noexcept { *this = std::move(other); }
+    Claim& operator=(Claim&& other) noexcept;
+    Claim(const Claim&) = delete;
+    Claim& operator=(const Claim&) = delete;
+    ~Claim() { abort(); }
+
+    [[nodiscard]] explicit operator bool() const noexcept { return owner_ != nullptr; }
+    [[nodiscard]] Status status() const noexcept { return status_; }
+    [[nodiscard]] std::span<std::byte> payload() const noexcept { return frame_.payload; }
+    /// Absolute position of the frame in the topic.
+    [[nodiscard]] std::uint64_t position() const noexcept { return frame_.position; }
+
+    Status commit() noexcept;
+    void abort() noexcept;
+
+private:
+    friend class Publisher;
+    Claim(Publisher* owner, const ring::Claimed& frame) noexcept : owner_(owner), frame_(frame) {}
+    explicit Claim(Status status) noexcept : status_(status) {}
+
+    Publisher* owner_ = nullptr;
+    ring::Claimed frame_{};
+    Status status_ = Status::kOk;
+};
+
+class Publisher {
+public:
+    /// Attaches to `topic` (opened with Access::kPublish or kAdmin). Throws shmbus::Error:
+    /// kPermission if the topic is open for subscribing only, kNoSlot if every slot is taken.
+    explicit Publisher(const Topic& topic, const PublisherOptions& options = {});
+    ~Publisher();
+    // Claims point at their publisher, so a publisher stays where it was made.
+    Publisher(Publisher&&) = delete;
+    Publisher& operator=(Publisher&&) = delete;
+    Publisher(const Publisher&) = delete;
+    Publisher& operator=(const Publisher&) = delete;
+
+    /// Claims room for `length` payload bytes without waiting. Fails with kBackPressured,
+    /// kTooLarge, kClaimPending, kForked or kCorrupt.
+    [[nodiscard]] Claim try_claim(std::size_t length) noexcept {
+        const Status check = ready_to_claim(length);
+        if (check != Status::kOk) return Claim(check);
+        ring::Claimed frame;
+        const auto outcome = appender_.try_claim(static_cast<std::uint32_t>(length), frame);
+        if (outcome != ring::ClaimOutcome::kClaimed) return Claim(status_of(outcome));
+        claim_pending_ = true;
+        return Claim(this, frame);
+    }
+
+    /// Claims room for `length` bytes, waiting up to `timeout` while back-pressured.
+    [[nodiscard]] Claim claim(std::size_t length, std::chrono::nanoseconds timeout = kForever) noexcept;
+
+    /// Copies `record` into the topic without waiting.
+    [[nodiscard]] Status try_offer(std::span<const std::byte> record) noexcept {
+        Claim claim = try_claim(record.size());
+        if (!claim) return claim.status();
+        if (!record.empty()) std::memcpy(claim.payload().data(), record.data(), record.size());
+        return claim.commit();
+    }
+
+    /// Copies `record` into the topic, waiting up to `timeout` while back-pressured.
+    [[nodiscard]] Status offer(std::span<const std::byte> record,
+                               std::chrono::nanoseconds timeout = kForever) noexcept;
+
+    [[nodiscard]] std::uint32_t slot() const noexcept { return appender_.slot_index(); }
+    [[nodiscard]] const Topic& topic() const noexcept { return topic_; }
+
+private:
+    friend class Claim;
+
+    Status ready_to_claim(std::size_t length) const noexcept {
+        if (detail::fork_generation() != fork_generation_) return Status::kForked;
+        if (claim_pending_) return Status::kClaimPending;
+        if (length > appender_.view().max_record_size) return Status::kTooLarge;
+        return Status::kOk;
+    }
+
+    static Status status_of(ring::ClaimOutcome outcome) noexcept {
+        switch (outcome) {
+            case ring::ClaimOutcome::kClaimed: return Status::kOk;
+            case ring::ClaimOutcome::kBackPressured: return Status::kBackPressured;
+            case ring::ClaimOutcome::kTooLarge: return Status::kTooLarge;
+            case ring::ClaimOutcome::kCorrupt: return Status::kCorrupt;
+        }
+        return Status::kCorrupt;
+    }
+
+    void finish_commit(const ring::Claimed& frame) noexcept {
+        appender_.commit(frame);
+        claim_pending_ = false;
+        const ring::TopicView& view = appender_.view();
+        // seq_cst loads after the seq_cst commit store: the waker's half of the Dekker pair in
+        // sync/wake_masks.hpp. Nobody asleep: no system call.
+        if (sync::anyone_asleep(view.state->sleeping_subscribers, sleep_mask_words_)) {
+            wake_subscribers();
+        }
+    }
+
+    void finish_abort(const ring::Claimed& frame) noexcept {
+        appender_.abort(frame);
+        claim_pending_ = false;
+    }
+
+    void wake_subscribers() noexcept;
+    void detach() noexcept;
+
+    Topic topic_;
+    ring::Appender appender_;
+    PublisherOptions options_;
+    int lock_fd_ = -1;
+    std::uint32_t fork_generation_ = 0;
+    std::uint32_t sleep_mask_words_ = 0;
+    bool claim_pending_ = false;
+    bool attached_ = false;
+};
+
+inline Claim& Claim::operator=(Claim&& other) noexcept {
+    if (this != &other) {
+        abort();
+        owner_ = other.owner_;
+        frame_ = other.frame_;
+        status_ = other.status_;
+        other.owner_ = nullptr;
+    }
+    return *this;
+}
+
+inline Status Claim::commit() noexcept {
+    if (owner_ == nullptr) return Status::kNoClaim;
+    if (detail::fork_generation() != owner_->fork_generation_) return Status::kForked;
+    owner_->finish_commit(frame_);
+    owner_ = nullptr;
+    return Status::kOk;
+}
+
+inline void Claim::abort() noexcept {
+    if (owner_ == nullptr) return;
+    if (detail::fork_generation() == owner_->fork_generation_) owner_->finish_abort(frame_);
+    owner_ = nullptr;
+}
+
+}  // namespace shmbus

@@ -1,0 +1,251 @@
+// Subscribing: every subscriber sees every record of its topic, in the one order all
+// subscribers share, each at its own position.
+//
+//   shmbus::Subscriber subscriber(topic, {.start = shmbus::StartAt::earliest()});
+//   for (;;) {
+//       subscriber.poll([](const shmbus::Record& record) { use(record.payload); });
+//       subscriber.wait(std::chrono::seconds(1));  // spin briefly, then sleep until a commit
+//   }
+//
+// In a block topic the handler gets the record in place, valid during the call: publishers
+// cannot overwrite what this subscriber has not read. In an overwrite topic each record is
+// copied out and validated first, and a subscriber that publishers lap skips to the oldest
+// record still intact and counts exactly how many it lost (lost()).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "shmbus/detail/fork_guard.hpp"
+#include "shmbus/format/state_layout.hpp"
+#include "shmbus/ring/frame_inspect.hpp"
+#include "shmbus/ring/tail.hpp"
+#include "shmbus/status.hpp"
+#include "shmbus/sync/wake_masks.hpp"
+#include "shmbus/topic.hpp"
+#include "shmbus/util/atomic.hpp"
+#include "shmbus/util/fault_injection.hpp"
+
+namespace shmbus {
+
+/// One record, as a poll handler sees it.
+struct Record {
+    std::span<const std::byte> payload;
+    std::uint64_t position = 0;       // where the record's frame starts
+    std::uint64_t next_position = 0;  // where the next frame starts: save this to resume after it
+    std::uint64_t sequence = 0;       // topic-wide, increasing by one per claim
+    std::uint64_t timestamp_ns = 0;   // CLOCK_REALTIME at claim, 0 if the topic has none
+    std::uint16_t publisher = 0;      // slot of the publisher that wrote it
+};
+
+/// Where a new subscriber starts.
+class StartAt {
+public:
+    /// Only records published after the subscriber attaches.
+    [[nodiscard]] static StartAt latest() noexcept { return StartAt(Kind::kLatest, 0); }
+    /// The oldest record still in the ring.
+    [[nodiscard]] static StartAt earliest() noexcept { return StartAt(Kind::kEarliest, 0); }
+    /// A position saved earlier from Record::next_position or Subscriber::position(). If the ring
+    /// has since moved past it, the subscriber starts at the oldest record and counts the gap as
+    /// lost.
+    [[nodiscard]] static StartAt position(std::uint64_t position) noexcept {
+        return StartAt(Kind::kPosition, position);
+    }
+
+    enum class Kind : std::uint8_t { kLatest, kEarliest, kPosition };
+    [[nodiscard]] Kind kind() const noexcept { return kind_; }
+    [[nodiscard]] std::uint64_t saved_position() const noexcept { return position_; }
+
+private:
+    StartAt(Kind kind, std::uint64_t position) noexcept : kind_(kind), position_(position) {}
+    Kind kind_;
+    std::uint64_t position_;
+};
+
+struct SubscriberOptions {
+    StartAt start = StartAt::latest();
+    /// How long wait() spins before it sleeps on the semaphore.
+    std::chrono::nanoseconds spin = std::chrono::microseconds(20);
+    /// Block topics only: hand records to the handler in place. false: copy and validate every
+    /// record, as in overwrite topics.
+    bool zero_copy = true;
+};
+
+struct PollResult {
+    std::size_t records = 0;
+    Status status = Status::kOk;
+};
+
+class Subscriber {
+public:
+    static constexpr std::size_t kDefaultBatch = 256;
+
+    /// Attaches to `topic` (any access). Throws shmbus::Error: kNoSlot, kInvalidArgument (a saved
+    /// position that is not a frame boundary, or beyond the tail).
+    explicit Subscriber(const Topic& topic, const SubscriberOptions& options = {});
+    ~Subscriber();
+    Subscriber(Subscriber&&) = delete;
+    Subscriber& operator=(Subscriber&&) = delete;
+    Subscriber(const Subscriber&) = delete;
+    Subscriber& operator=(const Subscriber&) = delete;
+
+    /// Hands up to `limit` records to `handler(const Record&)` and returns without waiting.
+    /// Padding is skipped silently. The position is published once, at the end.
+    template <typename Handler>
+    PollResult poll(Handler&& handler, std::size_t limit = kDefaultBatch);
+
+    /// Returns kOk as soon as poll() has something to do (a record, padding, or an eviction to
+    /// report), kTimedOut after `timeout`. Spins for options.spin, then sleeps on the
+    /// subscriber's semaphore; publishers post it only while it sleeps.
+    [[nodiscard]] Status wait(std::chrono::nanoseconds timeout) noexcept;
+
+    /// The position of the next frame to read: pass it to StartAt::position to resume here.
+    [[nodiscard]] std::uint64_t position() const noexcept { return position_; }
+    /// Records delivered to handlers.
+    [[nodiscard]] std::uint64_t consumed() const noexcept { return consumed_; }
+    /// Records publishers overwrote before this subscriber read them (overwrite topics, and a
+    /// start from a position the ring has moved past).
+    [[nodiscard]] std::uint64_t lost() const noexcept { return lost_; }
+    /// Sequence numbers skipped by claims that were aborted or whose publisher died before
+    /// committing: never records, never counted as lost.
+    [[nodiscard]] std::uint64_t voided() const noexcept { return voided_; }
+    /// Frames skipped because their header could not be right.
+    [[nodiscard]] std::uint64_t corrupt() const noexcept { return corrupt_; }
+    [[nodiscard]] std::uint32_t slot() const noexcept { return index_; }
+    [[nodiscard]] const Topic& topic() const noexcept { return topic_; }
+
+private:
+    enum class Step : std::uint8_t { kRecord, kSkipped, kCaughtUp, kMoved };
+
+    static constexpr std::size_t kMaxSkipsPerPoll = 4096;
+
+    [[nodiscard]] Record record_at(std::uint64_t position, const ring::FrameInfo& frame,
+                                   const std::byte* payload) const noexcept {
+        const format::FrameHeader& header = view_.header(position);
+        Record record;
+        record.payload = std::span<const std::byte>(payload, frame.length);
+        record.position = position;
+        record.next_position = frame.next;
+        // Relaxed: ordered after the acquire load of the commit word in inspect_frame.
+        record.sequence = atomics::load_relaxed(header.sequence);
+        record.timestamp_ns = atomics::load_relaxed(header.timestamp);
+        record.publisher = std::atomic_ref<std::uint16_t>(const_cast<std::uint16_t&>(header.publisher))
+                               .load(std::memory_order_relaxed);
+        return record;
+    }
+
+    void account(std::uint64_t sequence) noexcept {
+        if (sequence_known_ && sequence != expected_sequence_) {
+            if (sequence > expected_sequence_) {
+                const std::uint64_t gap = sequence - expected_sequence_;
+                if (lapped_pending_) {
+                    lost_ += gap;
+                } else {
+                    voided_ += gap;
+                }
+            } else {
+                ++corrupt_;  // a sequence running backwards: a broken or hostile publisher
+            }
+        }
+        sequence_known_ = true;
+        lapped_pending_ = false;
+        expected_sequence_ = sequence + 1;
+    }
+
+    [[nodiscard]] bool in_place(std::uint64_t position) const noexcept {
+        return zero_copy_ && position >= safe_from_;
+    }
+
+    [[nodiscard]] bool lapped(std::uint64_t position) const noexcept {
+        return ring::load_tail_position(view_.records->tail) > position + view_.capacity;
+    }
+
+    Step read_copied(std::uint64_t& position, Record& record) noexcept;
+    std::uint64_t recover_from_lap(std::uint64_t position) noexcept;
+    std::uint64_t skip_corrupt(std::uint64_t position) noexcept;
+    void publish_position(std::uint64_t position) noexcept;
+    [[nodiscard]] bool has_work() const noexcept;
+    void detach() noexcept;
+
+    Topic topic_;
+    ring::TopicView view_;
+    format::SubscriberSlot* slot_ = nullptr;
+    SubscriberOptions options_;
+    std::unique_ptr<std::byte[]> copy_buffer_;
+    std::uint64_t position_ = 0;
+    std::uint64_t safe_from_ = 0;  // in block topics, records from here on are read in place
+    std::uint64_t expected_sequence_ = 0;
+    std::uint64_t consumed_ = 0;
+    std::uint64_t lost_ = 0;
+    std::uint64_t voided_ = 0;
+    std::uint64_t corrupt_ = 0;
+    std::uint64_t corrupt_at_ = ~std::uint64_t{0};  // last position reported corrupt
+    int lock_fd_ = -1;
+    std::uint32_t index_ = 0;
+    std::uint32_t fork_generation_ = 0;
+    std::uint32_t blocked_mask_words_ = 0;
+    bool zero_copy_ = false;
+    bool sequence_known_ = false;
+    bool lapped_pending_ = false;
+    bool attached_ = false;
+};
+
+template <typename Handler>
+PollResult Subscriber::poll(Handler&& handler, std::size_t limit) {
+    PollResult result;
+    if (detail::fork_generation() != fork_generation_) {
+        result.status = Status::kForked;
+        return result;
+    }
+    // Relaxed: the slot is ours; all that can change it is the daemon's eviction, and nothing we
+    // read depends on seeing that early.
+    if (atomics::load_relaxed(slot_->state) != format::kSlotActive) {
+        result.status = Status::kEvicted;
+        return result;
+    }
+    std::uint64_t position = position_;
+    std::size_t steps = 0;
+    const std::size_t max_steps = limit + kMaxSkipsPerPoll;
+    while (result.records < limit && steps++ < max_steps) {
+        if (in_place(position)) {
+            const ring::FrameInfo frame = ring::inspect_frame(view_, position);
+            if (frame.kind == ring::FrameKind::kRecord) {
+                const Record record = record_at(position, frame, view_.payload(position));
+                account(record.sequence);
+                handler(record);
+                position = frame.next;
+                ++consumed_;
+                ++result.records;
+                continue;
+            }
+            if (frame.kind == ring::FrameKind::kPadding || frame.kind == ring::FrameKind::kWrap) {
+                position = frame.next;
+                continue;
+            }
+            if (frame.kind == ring::FrameKind::kCorrupt) {
+                const std::uint64_t next = skip_corrupt(position);
+                if (next == position) break;
+                result.status = Status::kCorrupt;
+                position = next;
+                continue;
+            }
+            break;  // unwritten or still being written: caught up
+        }
+        Record record;
+        const Step step = read_copied(position, record);
+        if (step == Step::kCaughtUp) break;
+        if (step == Step::kRecord) {
+            account(record.sequence);
+            handler(record);
+            ++consumed_;
+            ++result.records;
+        }
+    }
+    if (position != position_) publish_position(position);
+    return result;
+}
+
+}  // namespace shmbus

@@ -1,0 +1,110 @@
+// Topics: creating them, listing them, and opening one to publish or subscribe.
+//
+//   shmbus::create_topic("/run/shmbus", "orders", {.capacity = 1 << 20});
+//   shmbus::Topic topic = shmbus::Topic::open("/run/shmbus", "orders");
+//
+// Setup calls throw shmbus::Error with a message that names the topic, the file and the reason.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shmbus/format/records_header.hpp"
+#include "shmbus/ring/topic_view.hpp"
+#include "shmbus/util/error.hpp"
+
+namespace shmbus {
+
+using Policy = format::Policy;
+
+/// Owner, group and mode for one of a topic's files. Unset owner or group: the creator's.
+struct FileAccess {
+    mode_t mode = 0660;
+    std::optional<uid_t> owner;
+    std::optional<gid_t> group;
+};
+
+struct TopicOptions {
+    std::uint64_t capacity = std::uint64_t{1} << 20;  // ring bytes; a power of two
+    std::uint32_t max_record_size = 64 * 1024;          // frame must fit a quarter of the ring
+    std::uint32_t max_publishers = 16;
+    std::uint32_t max_subscribers = 64;
+    Policy policy = Policy::kBlock;
+    bool timestamps = true;  // stamp each record with CLOCK_REALTIME (about 20 ns a record)
+    /// Records: publishers need read-write, subscribers read. State: everyone read-write.
+    FileAccess records{0640, std::nullopt, std::nullopt};
+    FileAccess state{0660, std::nullopt, std::nullopt};
+};
+
+/// The bus directory to use when none is given: $SHMBUS_DIR, else /run/shmbus.
+[[nodiscard]] std::filesystem::path default_bus_directory();
+
+/// Creates topic `name` in `dir`. The topic appears atomically, fully initialised, or not at all;
+/// its files are allocated up front, so a full file system fails here (kNoSpace) rather than
+/// with SIGBUS later. Throws kExists if the topic exists.
+void create_topic(const std::filesystem::path& dir, std::string_view name,
+                  const TopicOptions& options = {});
+
+/// Removes topic `name`. Clients still attached keep working on the old files until they
+/// detach. Returns false if there was no such topic.
+bool remove_topic(const std::filesystem::path& dir, std::string_view name);
+
+/// Names of the topics in `dir`, sorted.
+[[nodiscard]] std::vector<std::string> list_topics(const std::filesystem::path& dir);
+
+enum class Access : std::uint8_t {
+    kSubscribe,  // records mapped read-only; only Subscribers can be made
+    kPublish,    // records mapped read-write; Publishers and Subscribers
+    kAdmin,      // read-write, for the daemon and tools that repair topics
+};
+
+struct OpenOptions {
+    Access access = Access::kPublish;
+    bool prefault = true;  // map with MAP_POPULATE: pay the page faults at open, not per record
+};
+
+namespace detail {
+struct TopicMapping;
+}
+
+/// An open topic: its two files mapped, validated. Copies share the mapping; it is unmapped when
+/// the last copy, Publisher and Subscriber are gone.
+class Topic {
+public:
+    /// Opens and validates topic `name` in `dir`. Throws shmbus::Error: kNotFound, kPermission,
+    /// kFormat, kVersion, kBusy (being initialised).
+    [[nodiscard]] static Topic open(const std::filesystem::path& dir, std::string_view name,
+                                    const OpenOptions& options = {});
+
+    [[nodiscard]] const std::string& name() const noexcept;
+    [[nodiscard]] const std::filesystem::path& directory() const noexcept;
+    [[nodiscard]] Access access() const noexcept;
+    [[nodiscard]] std::uint64_t capacity() const noexcept { return view().capacity; }
+    [[nodiscard]] std::uint32_t max_record_size() const noexcept { return view().max_record_size; }
+    [[nodiscard]] Policy policy() const noexcept { return view().policy; }
+
+    /// The mapped layout, for tools and the daemon. Applications need not touch it.
+    [[nodiscard]] const ring::TopicView& view() const noexcept;
+    /// Descriptors of the two files (holding no slot lock): for lock probes by tools.
+    [[nodiscard]] int records_fd() const noexcept;
+    [[nodiscard]] int state_fd() const noexcept;
+
+    [[nodiscard]] const std::shared_ptr<const detail::TopicMapping>& mapping() const noexcept {
+        return mapping_;
+    }
+
+private:
+    explicit Topic(std::shared_ptr<const detail::TopicMapping> mapping)
+        : mapping_(std::move(mapping)) {}
+    std::shared_ptr<const detail::TopicMapping> mapping_;
+};
+
+}  // namespace shmbus

@@ -1,0 +1,135 @@
+// The publisher's slow paths: attaching, detaching, and waiting while back-pressured.
+#include "shmbus/publisher.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "shmbus/ring/slots.hpp"
+#include "shmbus/ring/unblocker.hpp"
+#include "shmbus/sync/semaphore.hpp"
+#include "topic_mapping.hpp"
+
+namespace shmbus {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Clock::time_point deadline_after(Clock::time_point now, std::chrono::nanoseconds timeout) {
+    if (timeout == kForever || timeout > Clock::time_point::max() - now) {
+        return Clock::time_point::max();
+    }
+    return now + timeout;
+}
+
+// A held-back publisher sleeps in slices: subscribers post it as soon as they advance, but a
+// limit held by the commit floor (another publisher mid-claim, or a dead one awaiting repair)
+// posts nobody, so the slice grows from short to this.
+constexpr std::chrono::nanoseconds kFirstSlice = std::chrono::microseconds(100);
+constexpr std::chrono::nanoseconds kLongestSlice = std::chrono::milliseconds(50);
+
+}  // namespace
+
+Publisher::Publisher(const Topic& topic, const PublisherOptions& options)
+    : topic_(topic), options_(options) {
+    const detail::TopicMapping& mapping = *topic.mapping();
+    const std::string what = detail::describe(mapping.name, mapping.directory);
+    if (topic.access() == Access::kSubscribe) {
+        throw Error(ErrorCode::kPermission,
+                    what + " was opened for subscribing only; open it with Access::kPublish");
+    }
+    lock_fd_ = ::open(mapping.records_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (lock_fd_ < 0) throw system_error(what + ": opening the records file for a slot lock");
+    detail::register_lock_fd(lock_fd_);
+    const ring::TopicView& view = topic.view();
+    std::uint32_t index = 0;
+    try {
+        index = ring::attach_publisher_slot(view, lock_fd_);
+    } catch (const Error& error) {
+        detail::unregister_lock_fd(lock_fd_);
+        ::close(lock_fd_);
+        throw Error(error.code(), what + ": " + error.what(), error.system_errno());
+    }
+    appender_ = ring::Appender(view, index);
+    fork_generation_ = detail::fork_generation();
+    sleep_mask_words_ = (view.max_subscribers + 63) / 64;
+    attached_ = true;
+}
+
+Publisher::~Publisher() { detach(); }
+
+void Publisher::detach() noexcept {
+    if (!attached_) return;
+    attached_ = false;
+    // In a forked child the lock descriptor is already closed and the slot is the parent's.
+    if (detail::fork_generation() != fork_generation_) return;
+    ring::detach_publisher_slot(appender_.view(), appender_.slot_index());
+    detail::unregister_lock_fd(lock_fd_);
+    ::close(lock_fd_);
+}
+
+Claim Publisher::claim(std::size_t length, std::chrono::nanoseconds timeout) noexcept {
+    Claim claimed = try_claim(length);
+    if (claimed || claimed.status() != Status::kBackPressured) return claimed;
+
+    const auto start = Clock::now();
+    const auto deadline = deadline_after(start, timeout);
+    const auto spin_until = std::min(deadline, deadline_after(start, options_.spin));
+    while (Clock::now() < spin_until) {
+        claimed = try_claim(length);
+        if (claimed || claimed.status() != Status::kBackPressured) return claimed;
+    }
+
+    const ring::TopicView& view = appender_.view();
+    const std::uint32_t index = appender_.slot_index();
+    std::uint8_t* semaphore = view.publisher_waits[index].semaphore;
+    std::chrono::nanoseconds slice = kFirstSlice;
+    for (;;) {
+        // Off the hot path, and perhaps the reason we are held back: a subscriber that died
+        // without detaching, or a publisher that died between claim and commit.
+        ring::reclaim_dead_subscribers(view, topic_.state_fd());
+        (void)ring::repair_at_floor(view, topic_.records_fd());
+
+        while (sync::semaphore_try_wait(semaphore)) {
+        }
+        sync::set_bit(view.state->blocked_publishers, index);
+        // Look again after announcing: a subscriber that advanced before seeing our bit has
+        // published its position, and this claim sees it (Dekker, sync/wake_masks.hpp).
+        claimed = try_claim(length);
+        if (claimed || claimed.status() != Status::kBackPressured) {
+            sync::clear_bit(view.state->blocked_publishers, index);
+            return claimed;
+        }
+        const auto now = Clock::now();
+        if (now >= deadline) {
+            sync::clear_bit(view.state->blocked_publishers, index);
+            return Claim(Status::kTimedOut);
+        }
+        const auto remaining = deadline == Clock::time_point::max()
+                                   ? kLongestSlice
+                                   : std::chrono::nanoseconds(deadline - now);
+        (void)sync::semaphore_wait_for(semaphore, std::min(slice, remaining));
+        sync::clear_bit(view.state->blocked_publishers, index);
+        slice = std::min(slice * 2, kLongestSlice);
+        claimed = try_claim(length);
+        if (claimed || claimed.status() != Status::kBackPressured) return claimed;
+    }
+}
+
+Status Publisher::offer(std::span<const std::byte> record, std::chrono::nanoseconds timeout) noexcept {
+    Claim claimed = claim(record.size(), timeout);
+    if (!claimed) return claimed.status();
+    if (!record.empty()) std::memcpy(claimed.payload().data(), record.data(), record.size());
+    return claimed.commit();
+}
+
+void Publisher::wake_subscribers() noexcept {
+    const ring::TopicView& view = appender_.view();
+    sync::wake_sleepers(view.state->sleeping_subscribers, view.max_subscribers,
+                        [&view](std::uint32_t index) {
+                            sync::semaphore_post(view.subscribers[index].semaphore);
+                        });
+}
+
+}  // namespace shmbus

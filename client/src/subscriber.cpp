@@ -1,0 +1,271 @@
+// The subscriber's slow paths: attaching, copied reads, recovering from a lap or a corrupt
+// frame, publishing its position, and sleeping.
+#include "shmbus/subscriber.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "shmbus/ring/retention.hpp"
+#include "shmbus/ring/slots.hpp"
+#include "shmbus/sync/semaphore.hpp"
+#include "topic_mapping.hpp"
+
+namespace shmbus {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A sleeper wakes at least this often to look again, so a wake-up lost to a publisher that died
+// between taking our bit and posting costs at most this much.
+constexpr std::chrono::nanoseconds kLongestSleep = std::chrono::milliseconds(100);
+
+// How often a lapped subscriber retries finding an intact frame before it jumps to the tail.
+constexpr int kRecoveryAttempts = 16;
+
+}  // namespace
+
+Subscriber::Subscriber(const Topic& topic, const SubscriberOptions& options)
+    : topic_(topic), view_(topic.view()), options_(options) {
+    const detail::TopicMapping& mapping = *topic.mapping();
+    const std::string what = detail::describe(mapping.name, mapping.directory);
+    copy_buffer_ = std::make_unique<std::byte[]>(format::align_frame(view_.max_record_size) + 8);
+    zero_copy_ = view_.policy == format::Policy::kBlock && options.zero_copy;
+
+    const ring::Tail tail = ring::load_tail(view_.records->tail);
+    std::uint64_t start = tail.position;
+    switch (options.start.kind()) {
+        case StartAt::Kind::kLatest:
+            expected_sequence_ = tail.sequence;
+            sequence_known_ = true;
+            break;
+        case StartAt::Kind::kEarliest:
+            start = ring::oldest_intact_position(view_, tail.position);
+            break;
+        case StartAt::Kind::kPosition: {
+            const std::uint64_t saved = options.start.saved_position();
+            if (saved % format::kFrameAlignment != 0 || saved > tail.position) {
+                throw Error(ErrorCode::kInvalidArgument,
+                            what + ": position " + std::to_string(saved) +
+                                " is not a position of this topic (the tail is at " +
+                                std::to_string(tail.position) + ")");
+            }
+            if (saved + view_.capacity < tail.position) {
+                start = ring::oldest_intact_position(view_, tail.position);
+                lapped_pending_ = true;
+                break;
+            }
+            const std::uint64_t word = atomics::load_acquire(view_.commit_word(saved));
+            if (saved != tail.position &&
+                format::state_at(word, saved) == format::FrameState::kNone) {
+                throw Error(ErrorCode::kInvalidArgument,
+                            what + ": position " + std::to_string(saved) +
+                                " is not the start of a record");
+            }
+            start = saved;
+            break;
+        }
+    }
+    if (!sequence_known_) {
+        const ring::FrameInfo first = ring::inspect_frame(view_, start);
+        if (first.kind == ring::FrameKind::kRecord) {
+            expected_sequence_ = atomics::load_relaxed(view_.header(start).sequence);
+            sequence_known_ = !lapped(start);
+        } else if (start == tail.position) {
+            expected_sequence_ = tail.sequence;
+            sequence_known_ = true;
+        }
+    }
+
+    lock_fd_ = ::open(mapping.state_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (lock_fd_ < 0) throw system_error(what + ": opening the state file for a slot lock");
+    detail::register_lock_fd(lock_fd_);
+    try {
+        index_ = ring::attach_subscriber_slot(view_, lock_fd_, start);
+    } catch (const Error& error) {
+        detail::unregister_lock_fd(lock_fd_);
+        ::close(lock_fd_);
+        throw Error(error.code(), what + ": " + error.what(), error.system_errno());
+    }
+    slot_ = &view_.subscribers[index_];
+    position_ = start;
+    // Registered. Any publisher whose limit ignores us computed it before our registration, from
+    // a tail no later than the one we read now (seq_cst, after the seq_cst registration), and so
+    // never overwrites a position from here on. Below it we copy and validate, like an
+    // overwrite subscriber, until we pass it.
+    safe_from_ = atomics::load_seq_cst(view_.records->tail.position);
+    fork_generation_ = detail::fork_generation();
+    blocked_mask_words_ = (view_.max_publishers + 63) / 64;
+    attached_ = true;
+}
+
+Subscriber::~Subscriber() { detach(); }
+
+void Subscriber::detach() noexcept {
+    if (!attached_) return;
+    attached_ = false;
+    if (detail::fork_generation() != fork_generation_) return;
+    atomics::store_relaxed(slot_->consumed, consumed_);
+    atomics::store_relaxed(slot_->lost, lost_);
+    ring::detach_subscriber_slot(view_, index_);
+    detail::unregister_lock_fd(lock_fd_);
+    ::close(lock_fd_);
+}
+
+Subscriber::Step Subscriber::read_copied(std::uint64_t& position, Record& record) noexcept {
+    const ring::FrameInfo frame = ring::inspect_frame(view_, position);
+    switch (frame.kind) {
+        case ring::FrameKind::kUnwritten:
+        case ring::FrameKind::kClaimed:
+            if (lapped(position)) {
+                position = recover_from_lap(position);
+                return Step::kMoved;
+            }
+            return Step::kCaughtUp;
+        case ring::FrameKind::kPadding:
+        case ring::FrameKind::kWrap:
+            // Acquire fence, then the tail: if no claim reached this frame's lap slot, the
+            // length we used was this lap's.
+            std::atomic_thread_fence(std::memory_order_acquire);
+            if (lapped(position)) {
+                position = recover_from_lap(position);
+                return Step::kMoved;
+            }
+            position = frame.next;
+            return Step::kSkipped;
+        case ring::FrameKind::kCorrupt:
+            std::atomic_thread_fence(std::memory_order_acquire);
+            if (lapped(position)) {
+                position = recover_from_lap(position);
+                return Step::kMoved;
+            }
+            position = skip_corrupt(position);
+            return Step::kMoved;
+        case ring::FrameKind::kRecord: break;
+    }
+    // The seqlock read: copy everything out, then check that no publisher claimed as far as
+    // this frame's bytes in the next lap while we copied. Word by word with relaxed atomic
+    // loads, since a publisher may be writing these bytes right now.
+    const auto* source = reinterpret_cast<const std::uint64_t*>(view_.payload(position));
+    auto* target = reinterpret_cast<std::uint64_t*>(copy_buffer_.get());
+    const std::uint64_t words = (std::uint64_t{frame.length} + 7) / 8;
+    for (std::uint64_t i = 0; i < words; ++i) target[i] = atomics::load_relaxed(source[i]);
+    const Record copied = record_at(position, frame, copy_buffer_.get());
+    // Acquire fence: pairs with the release ordering of a later lap's claim CAS (every claim is a
+    // full barrier), so if any byte we copied came from the next lap, the tail load below sees
+    // that claim.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (lapped(position)) {
+        position = recover_from_lap(position);
+        return Step::kMoved;
+    }
+    record = copied;
+    position = frame.next;
+    return Step::kRecord;
+}
+
+std::uint64_t Subscriber::recover_from_lap(std::uint64_t position) noexcept {
+    lapped_pending_ = true;
+    for (int attempt = 0; attempt < kRecoveryAttempts; ++attempt) {
+        const std::uint64_t tail = ring::load_tail_position(view_.records->tail);
+        if (tail <= position + view_.capacity) return position;
+        const std::uint64_t oldest = ring::oldest_intact_position(view_, tail);
+        // Still intact now that we have found it?
+        if (ring::load_tail_position(view_.records->tail) <= oldest + view_.capacity) {
+            return std::max(oldest, position);
+        }
+    }
+    // Publishers lap us faster than we can look: start again from the tail, always a boundary.
+    return std::max(ring::load_tail_position(view_.records->tail), position);
+}
+
+std::uint64_t Subscriber::skip_corrupt(std::uint64_t position) noexcept {
+    const std::uint64_t tail = ring::load_tail_position(view_.records->tail);
+    const std::uint64_t lap_end = position + view_.room_in_lap(position);
+    const std::uint64_t limit = std::min(tail, lap_end);
+    if (limit <= position) return position;
+    const std::uint64_t next = ring::find_boundary(view_, position + format::kFrameAlignment, limit);
+    // Resume at the next frame that vouches for itself, or at the end of the lap. If neither
+    // exists yet, the frames after this one are still being written: stay, and look again
+    // next time, without counting it twice.
+    if (next == limit && limit != lap_end) {
+        if (corrupt_at_ != position) {
+            corrupt_at_ = position;
+            ++corrupt_;
+        }
+        return position;
+    }
+    if (corrupt_at_ != position) ++corrupt_;
+    corrupt_at_ = ~std::uint64_t{0};
+    return next;
+}
+
+void Subscriber::publish_position(std::uint64_t position) noexcept {
+    SHMBUS_FAULT_POINT(fault::Point::kMidAdvance);
+    position_ = position;
+    // seq_cst: pairs with the publishers' seq_cst loads in slowest_subscriber. A publisher that
+    // announced it is blocked and then reloads positions sees this one, or we see its bit below.
+    atomics::store_seq_cst(slot_->position, position);
+    // Relaxed: statistics, read by `shmbus stat`.
+    atomics::store_relaxed(slot_->consumed, consumed_);
+    atomics::store_relaxed(slot_->lost, lost_);
+    atomics::store_relaxed(slot_->corrupt, corrupt_);
+    if (view_.policy == format::Policy::kBlock &&
+        sync::anyone_asleep(view_.state->blocked_publishers, blocked_mask_words_)) {
+        sync::wake_sleepers(view_.state->blocked_publishers, view_.max_publishers,
+                            [this](std::uint32_t index) {
+                                sync::semaphore_post(view_.publisher_waits[index].semaphore);
+                            });
+    }
+}
+
+bool Subscriber::has_work() const noexcept {
+    if (atomics::load_relaxed(slot_->state) != format::kSlotActive) return true;
+    // seq_cst: pairs with the publisher's seq_cst commit store (Dekker, sync/wake_masks.hpp).
+    const std::uint64_t word = atomics::load_seq_cst(view_.commit_word(position_));
+    switch (format::state_at(word, position_)) {
+        case format::FrameState::kCommitted:
+        case format::FrameState::kPadding:
+        case format::FrameState::kWrap: return position_ != corrupt_at_;
+        case format::FrameState::kNone:
+        case format::FrameState::kClaimed: break;
+    }
+    return !in_place(position_) && lapped(position_);
+}
+
+Status Subscriber::wait(std::chrono::nanoseconds timeout) noexcept {
+    if (detail::fork_generation() != fork_generation_) return Status::kForked;
+    if (has_work()) return Status::kOk;
+    const auto start = Clock::now();
+    const auto deadline = timeout >= Clock::time_point::max() - start ? Clock::time_point::max()
+                                                                        : start + timeout;
+    const auto spin_until =
+        options_.spin >= deadline - start ? deadline : start + options_.spin;
+    while (Clock::now() < spin_until) {
+        if (has_work()) return Status::kOk;
+    }
+    std::uint8_t* semaphore = slot_->semaphore;
+    std::uint64_t* sleeping = view_.state->sleeping_subscribers;
+    for (;;) {
+        while (sync::semaphore_try_wait(semaphore)) {
+        }
+        sync::set_bit(sleeping, index_);
+        if (has_work()) {
+            sync::clear_bit(sleeping, index_);
+            return Status::kOk;
+        }
+        const auto now = Clock::now();
+        if (now >= deadline) {
+            sync::clear_bit(sleeping, index_);
+            return Status::kTimedOut;
+        }
+        const auto remaining = std::chrono::nanoseconds(deadline - now);
+        (void)sync::semaphore_wait_for(semaphore, std::min(remaining, kLongestSleep));
+        sync::clear_bit(sleeping, index_);
+        if (has_work()) return Status::kOk;
+    }
+}
+
+}  // namespace shmbus
