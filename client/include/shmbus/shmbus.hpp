@@ -9,9 +9,11 @@
 // See docs/FORMAT.md for the file layout and the protocol, and README.md for the tools.
 #pragma once
 
+#include "shmbus/control.hpp"
 #include "shmbus/publisher.hpp"
 #include "shmbus/status.hpp"
 #include "shmbus/subscriber.hpp"
 #include "shmbus/topic.hpp"
+#include "shmbus/topic_stats.hpp"
 #include "shmbus/util/error.hpp"
 #include "shmbus/version.hpp"

@@ -1,0 +1,32 @@
+// The control plane: asking the daemon that supervises a bus directory to create a topic.
+//
+// Requests go over the Unix socket <dir>/.shmbusd.sock. The daemon authenticates the caller
+// with SO_PEERCRED and applies its configuration's rules; records never pass through here.
+#pragma once
+
+#include <filesystem>
+#include <string_view>
+
+#include "shmbus/topic.hpp"
+
+namespace shmbus {
+
+/// The control socket of the daemon supervising `dir`.
+[[nodiscard]] std::filesystem::path control_socket_path(const std::filesystem::path& dir);
+
+/// Asks the daemon supervising `dir` to create topic `name` with `options` (the daemon may apply
+/// its own owner, group and modes). Returns normally once the topic exists. Throws shmbus::Error:
+///   kNotFound         no daemon listens on the control socket
+///   kPermission       the daemon's rules refuse this caller
+///   kInvalidArgument  bad name or options (the message says which)
+///   kExists           the topic already exists with different parameters
+///   kNoSpace, kSystem as the daemon reports them
+void request_topic(const std::filesystem::path& dir, std::string_view name,
+                   const TopicOptions& options = {});
+
+/// Opens topic `name`; if it does not exist, asks the daemon to create it first.
+[[nodiscard]] Topic open_or_create(const std::filesystem::path& dir, std::string_view name,
+                                   const TopicOptions& options = {},
+                                   const OpenOptions& open_options = {});
+
+}  // namespace shmbus
