@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "shmbus/format/geometry.hpp"
@@ -105,14 +106,15 @@ int allocate_file(const std::filesystem::path& path, std::uint64_t size, const F
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) throw system_error(topic + ": creating " + path.string());
     FileDescriptor guard(fd);
+    // Mode first: once the file belongs to someone else, only a privileged creator may chmod it.
+    if (::fchmod(fd, access.mode) != 0) {
+        throw system_error(topic + ": setting the mode of " + path.string());
+    }
     if (access.owner || access.group) {
         if (::fchown(fd, access.owner ? *access.owner : static_cast<uid_t>(-1),
                      access.group ? *access.group : static_cast<gid_t>(-1)) != 0) {
             throw system_error(topic + ": setting the owner of " + path.string());
         }
-    }
-    if (::fchmod(fd, access.mode) != 0) {
-        throw system_error(topic + ": setting the mode of " + path.string());
     }
     if (const int error = ::posix_fallocate(fd, 0, static_cast<off_t>(size)); error != 0) {
         if (error == ENOSPC || error == EDQUOT || error == EFBIG) {
@@ -232,14 +234,19 @@ void create_topic(const std::filesystem::path& dir, std::string_view name,
             allocate_file(state_path, geometry.state_file_size, options.state, topic));
         write_state(state.get(), params, geometry, topic_id, topic + ": state file");
     }
-    // Everyone may enter the directory; the files' own modes decide who may do what.
-    if (::chmod(build.path().c_str(), 0755) != 0) {
+    // The directory's mode decides who may reach the files at all; the files' own modes decide
+    // who may do what with them.
+    if (::chmod(build.path().c_str(), options.directory.mode) != 0) {
         throw system_error(topic + ": setting the mode of " + build.path().string());
     }
-    if (options.records.owner || options.records.group) {
+    const std::optional<uid_t> directory_owner =
+        options.directory.owner ? options.directory.owner : options.records.owner;
+    const std::optional<gid_t> directory_group =
+        options.directory.group ? options.directory.group : options.records.group;
+    if (directory_owner || directory_group) {
         if (::chown(build.path().c_str(),
-                    options.records.owner ? *options.records.owner : static_cast<uid_t>(-1),
-                    options.records.group ? *options.records.group : static_cast<gid_t>(-1)) != 0) {
+                    directory_owner ? *directory_owner : static_cast<uid_t>(-1),
+                    directory_group ? *directory_group : static_cast<gid_t>(-1)) != 0) {
             throw system_error(topic + ": setting the owner of " + build.path().string());
         }
     }

@@ -42,6 +42,10 @@ struct TopicOptions {
     /// Records: publishers need read-write, subscribers read. State: everyone read-write.
     FileAccess records{0640, std::nullopt, std::nullopt};
     FileAccess state{0660, std::nullopt, std::nullopt};
+    /// The topic's directory: who may reach the two files at all. Unset owner or group: the
+    /// records file's. A mode without search permission for some class locks that class out of
+    /// the topic whatever the files' own modes say.
+    FileAccess directory{0755, std::nullopt, std::nullopt};
 };
 
 /// The bus directory to use when none is given: $SHMBUS_DIR, else /run/shmbus.
