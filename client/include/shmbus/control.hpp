@@ -7,9 +7,13 @@
 #include <filesystem>
 #include <string_view>
 
+#include "shmbus/control/message.hpp"
 #include "shmbus/topic.hpp"
 
 namespace shmbus {
+
+/// The layout to ask the daemon for; every unset field takes the daemon's configured default.
+using TopicRequest = control::TopicRequest;
 
 /// The control socket of the daemon supervising `dir`.
 [[nodiscard]] std::filesystem::path control_socket_path(const std::filesystem::path& dir);
@@ -23,6 +27,15 @@ namespace shmbus {
 ///   kNoSpace, kSystem as the daemon reports them
 void request_topic(const std::filesystem::path& dir, std::string_view name,
                    const TopicOptions& options = {});
+
+/// Asks the daemon supervising `dir` to make sure topic `name` exists. Unlike request_topic, it
+/// names only the parameters the caller cares about: the daemon's configured defaults fill in the
+/// rest, and an existing topic matches if it agrees on the parameters named. Returns true if this
+/// call created the topic, false if it already existed. Throws as request_topic does.
+///
+///   shmbus::ensure_topic(dir, "orders", {.capacity = 16 << 20});
+bool ensure_topic(const std::filesystem::path& dir, std::string_view name,
+                  const TopicRequest& request = {});
 
 /// Opens topic `name`; if it does not exist, asks the daemon to create it first.
 [[nodiscard]] Topic open_or_create(const std::filesystem::path& dir, std::string_view name,
