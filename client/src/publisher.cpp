@@ -69,15 +69,21 @@ void Publisher::detach() noexcept {
     ::close(lock_fd_);
 }
 
-Claim Publisher::claim(std::size_t length, std::chrono::nanoseconds timeout) noexcept {
-    Claim claimed = try_claim(length);
+// Waits while `attempt()` (a claim) reports back-pressure: spins for options_.spin, then sleeps
+// on this publisher's semaphore with its bit set in the blocked-publishers mask, so a subscriber
+// that advances posts it. Returns the first result that is not kBackPressured, or a timed-out
+// one.
+template <typename Attempt>
+auto Publisher::wait_for_room(Attempt&& attempt, std::chrono::nanoseconds timeout) noexcept {
+    auto claimed = attempt();
     if (claimed || claimed.status() != Status::kBackPressured) return claimed;
+    using Result = decltype(claimed);
 
     const auto start = Clock::now();
     const auto deadline = deadline_after(start, timeout);
     const auto spin_until = std::min(deadline, deadline_after(start, options_.spin));
     while (Clock::now() < spin_until) {
-        claimed = try_claim(length);
+        claimed = attempt();
         if (claimed || claimed.status() != Status::kBackPressured) return claimed;
     }
 
@@ -96,7 +102,7 @@ Claim Publisher::claim(std::size_t length, std::chrono::nanoseconds timeout) noe
         sync::set_bit(view.state->blocked_publishers, index);
         // Look again after announcing: a subscriber that advanced before seeing our bit has
         // published its position, and this claim sees it (Dekker, sync/wake_masks.hpp).
-        claimed = try_claim(length);
+        claimed = attempt();
         if (claimed || claimed.status() != Status::kBackPressured) {
             sync::clear_bit(view.state->blocked_publishers, index);
             return claimed;
@@ -104,7 +110,7 @@ Claim Publisher::claim(std::size_t length, std::chrono::nanoseconds timeout) noe
         const auto now = Clock::now();
         if (now >= deadline) {
             sync::clear_bit(view.state->blocked_publishers, index);
-            return Claim(Status::kTimedOut);
+            return Result(Status::kTimedOut);
         }
         const auto remaining = deadline == Clock::time_point::max()
                                    ? kLongestSlice
@@ -112,9 +118,36 @@ Claim Publisher::claim(std::size_t length, std::chrono::nanoseconds timeout) noe
         (void)sync::semaphore_wait_for(semaphore, std::min(slice, remaining));
         sync::clear_bit(view.state->blocked_publishers, index);
         slice = std::min(slice * 2, kLongestSlice);
-        claimed = try_claim(length);
+        claimed = attempt();
         if (claimed || claimed.status() != Status::kBackPressured) return claimed;
     }
+}
+
+Claim Publisher::claim(std::size_t length, std::chrono::nanoseconds timeout) noexcept {
+    return wait_for_room([this, length] { return try_claim(length); }, timeout);
+}
+
+Status Publisher::offer_batch(std::span<const std::span<const std::byte>> records,
+                              std::size_t& published, std::chrono::nanoseconds timeout) noexcept {
+    published = 0;
+    const auto deadline = deadline_after(Clock::now(), timeout);
+    while (published < records.size()) {
+        std::size_t done = 0;
+        Status status = try_offer_batch(records.subspan(published), done);
+        published += done;
+        if (status == Status::kOk) continue;
+        if (status != Status::kBackPressured) return status;
+        // Wait for room for the next record alone, then publish it and go on in batches.
+        const auto now = Clock::now();
+        if (now >= deadline) return Status::kTimedOut;
+        const auto remaining = deadline == Clock::time_point::max()
+                                   ? kForever
+                                   : std::chrono::nanoseconds(deadline - now);
+        status = offer(records[published], remaining);
+        if (status != Status::kOk) return status;
+        ++published;
+    }
+    return Status::kOk;
 }
 
 Status Publisher::offer(std::span<const std::byte> record, std::chrono::nanoseconds timeout) noexcept {

@@ -75,8 +75,10 @@ std::uint32_t attach_publisher_slot(const TopicView& view, int lock_fd) {
         slot.attached_ns = realtime_ns();
         sync::semaphore_initialise(view.publisher_waits[index].semaphore);
         sync::clear_bit(view.state->blocked_publishers, index);
-        // Release: the fields above are set before anyone sees the slot ACTIVE.
-        atomics::store_release(slot.state, format::kSlotActive);
+        // seq_cst, state then mask bit: a publisher computing its limit after this sees our
+        // claim intents (in_flight_floor loads the mask seq_cst).
+        atomics::store_seq_cst(slot.state, format::kSlotActive);
+        sync::set_bit(view.records->attached_publishers, index);
         return index;
     }
     throw Error(ErrorCode::kNoSlot, "all " + std::to_string(view.max_publishers) +
@@ -90,6 +92,7 @@ void detach_publisher_slot(const TopicView& view, std::uint32_t index) noexcept 
     atomics::store_relaxed(slot.published, std::uint64_t{0});
     atomics::store_release(slot.claim_intent, format::kNoIntent);
     sync::clear_bit(view.state->blocked_publishers, index);
+    sync::clear_bit(view.records->attached_publishers, index);
     atomics::store_release(slot.state, format::kSlotFree);
 }
 
@@ -180,6 +183,7 @@ std::uint32_t reclaim_dead_publishers(const TopicView& view, int records_fd,
                                        atomics::load_relaxed(slot.published));
             atomics::store_relaxed(slot.published, std::uint64_t{0});
             sync::clear_bit(view.state->blocked_publishers, index);
+            sync::clear_bit(view.records->attached_publishers, index);
             atomics::store_release(slot.state, format::kSlotFree);
             atomics::fetch_add_relaxed(view.state->reclaimed_slots, std::uint64_t{1});
             ++reclaimed;

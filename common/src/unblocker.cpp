@@ -65,6 +65,15 @@ RepairReport repair_at_floor(const TopicView& view, int records_fd) noexcept {
         return report;  // finished after our walk; the next call walks past it
     }
 
+    // A CLAIMED frame names its publisher. It is that publisher's while it is alive and its
+    // intent has not moved past the frame: a batch's intent is the batch's first frame, and it
+    // moves on only when the publisher starts its next claim, after finishing the whole batch.
+    std::uint32_t named_owner = view.max_publishers;
+    if (frame.kind == FrameKind::kClaimed) {
+        named_owner = std::atomic_ref<std::uint16_t>(view.header(position).publisher)
+                          .load(std::memory_order_relaxed);
+    }
+
     // Which publishers are alive, and where are they claiming?
     std::uint64_t end = tail;
     const std::uint64_t lap_end = position + view.room_in_lap(position);
@@ -81,7 +90,7 @@ RepairReport repair_at_floor(const TopicView& view, int records_fd) noexcept {
         // intent has moved past `position`, that publisher's commit of `position` is visible and
         // inspect_frame above would have seen it.
         const std::uint64_t intent = atomics::load_acquire(view.publishers[slot].claim_intent);
-        if (intent == position) {
+        if (intent == position || (slot == named_owner && intent <= position)) {
             report.outcome = RepairOutcome::kOwnerAlive;
             return report;
         }

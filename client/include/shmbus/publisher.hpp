@@ -12,6 +12,7 @@
 // A publisher holds at most one uncommitted claim at a time.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -66,6 +67,37 @@ private:
     Status status_ = Status::kOk;
 };
 
+/// Consecutive claimed frames for several records, claimed with one CAS. Write each payload,
+/// then commit() (one fence for the whole batch) or abort(); destroying a pending batch aborts
+/// it. size() may be smaller than the number of lengths asked for: the prefix that fitted.
+class BatchClaim {
+public:
+    BatchClaim() = default;
+    BatchClaim(BatchClaim&& other) noexcept { *this = std::move(other); }
+    BatchClaim& operator=(BatchClaim&& other) noexcept;
+    BatchClaim(const BatchClaim&) = delete;
+    BatchClaim& operator=(const BatchClaim&) = delete;
+    ~BatchClaim() { abort(); }
+
+    [[nodiscard]] explicit operator bool() const noexcept { return owner_ != nullptr; }
+    [[nodiscard]] Status status() const noexcept { return status_; }
+    [[nodiscard]] std::size_t size() const noexcept { return batch_.count; }
+    /// The payload of record `index` (< size()).
+    [[nodiscard]] std::span<std::byte> payload(std::size_t index) const noexcept;
+
+    Status commit() noexcept;
+    void abort() noexcept;
+
+private:
+    friend class Publisher;
+    explicit BatchClaim(Status status) noexcept : status_(status) {}
+
+    Publisher* owner_ = nullptr;
+    ring::ClaimedBatch batch_{};
+    std::array<std::uint32_t, ring::kMaxBatch> lengths_{};
+    Status status_ = Status::kOk;
+};
+
 class Publisher {
 public:
     /// Attaches to `topic` (opened with Access::kPublish or kAdmin). Throws shmbus::Error:
@@ -105,11 +137,30 @@ public:
     [[nodiscard]] Status offer(std::span<const std::byte> record,
                                std::chrono::nanoseconds timeout = kForever) noexcept;
 
+    /// Claims frames for the first records of `lengths` (up to 64) with one CAS, without
+    /// waiting: the longest prefix that fits. Fails like try_claim when not even one fits.
+    [[nodiscard]] BatchClaim try_claim_batch(std::span<const std::uint32_t> lengths) noexcept;
+
+    /// Copies as many of `records` as fit right now, with one claim per 64 and one fence per
+    /// claim; `published` receives how many. kOk if at least one was published.
+    [[nodiscard]] Status try_offer_batch(std::span<const std::span<const std::byte>> records,
+                                         std::size_t& published) noexcept;
+
+    /// Copies all of `records`, waiting up to `timeout` (for the whole batch) while
+    /// back-pressured. On kTimedOut, `published` says how many made it.
+    [[nodiscard]] Status offer_batch(std::span<const std::span<const std::byte>> records,
+                                     std::size_t& published,
+                                     std::chrono::nanoseconds timeout = kForever) noexcept;
+
     [[nodiscard]] std::uint32_t slot() const noexcept { return appender_.slot_index(); }
     [[nodiscard]] const Topic& topic() const noexcept { return topic_; }
 
 private:
     friend class Claim;
+    friend class BatchClaim;
+
+    template <typename Attempt>
+    auto wait_for_room(Attempt&& attempt, std::chrono::nanoseconds timeout) noexcept;
 
     Status ready_to_claim(std::size_t length) const noexcept {
         if (detail::fork_generation() != fork_generation_) return Status::kForked;
@@ -141,6 +192,21 @@ private:
 
     void finish_abort(const ring::Claimed& frame) noexcept {
         appender_.abort(frame);
+        claim_pending_ = false;
+    }
+
+    void finish_commit_batch(const ring::ClaimedBatch& batch, const std::uint32_t* lengths) noexcept {
+        appender_.commit_batch(batch, lengths);
+        claim_pending_ = false;
+        const ring::TopicView& view = appender_.view();
+        // After commit_batch's seq_cst fence: the waker's half of the Dekker pair.
+        if (sync::anyone_asleep(view.state->sleeping_subscribers, sleep_mask_words_)) {
+            wake_subscribers();
+        }
+    }
+
+    void finish_abort_batch(const ring::ClaimedBatch& batch, const std::uint32_t* lengths) noexcept {
+        appender_.abort_batch(batch, lengths);
         claim_pending_ = false;
     }
 
@@ -180,6 +246,86 @@ inline void Claim::abort() noexcept {
     if (owner_ == nullptr) return;
     if (detail::fork_generation() == owner_->fork_generation_) owner_->finish_abort(frame_);
     owner_ = nullptr;
+}
+
+inline BatchClaim& BatchClaim::operator=(BatchClaim&& other) noexcept {
+    if (this != &other) {
+        abort();
+        owner_ = other.owner_;
+        batch_ = other.batch_;
+        lengths_ = other.lengths_;
+        status_ = other.status_;
+        other.owner_ = nullptr;
+    }
+    return *this;
+}
+
+inline std::span<std::byte> BatchClaim::payload(std::size_t index) const noexcept {
+    if (owner_ == nullptr || index >= batch_.count) return {};
+    std::uint64_t position = batch_.position;
+    for (std::size_t i = 0; i < index; ++i) position += format::frame_size(lengths_[i]);
+    return std::span<std::byte>(owner_->appender_.view().payload(position), lengths_[index]);
+}
+
+inline Status BatchClaim::commit() noexcept {
+    if (owner_ == nullptr) return Status::kNoClaim;
+    if (detail::fork_generation() != owner_->fork_generation_) return Status::kForked;
+    owner_->finish_commit_batch(batch_, lengths_.data());
+    owner_ = nullptr;
+    return Status::kOk;
+}
+
+inline void BatchClaim::abort() noexcept {
+    if (owner_ == nullptr) return;
+    if (detail::fork_generation() == owner_->fork_generation_) {
+        owner_->finish_abort_batch(batch_, lengths_.data());
+    }
+    owner_ = nullptr;
+}
+
+inline BatchClaim Publisher::try_claim_batch(std::span<const std::uint32_t> lengths) noexcept {
+    const Status check = ready_to_claim(0);
+    if (check != Status::kOk) return BatchClaim(check);
+    BatchClaim claimed;
+    const std::size_t count = lengths.size() < ring::kMaxBatch ? lengths.size() : ring::kMaxBatch;
+    for (std::size_t i = 0; i < count; ++i) claimed.lengths_[i] = lengths[i];
+    const auto outcome = appender_.try_claim_batch(claimed.lengths_.data(),
+                                                   static_cast<std::uint32_t>(count), claimed.batch_);
+    if (outcome != ring::ClaimOutcome::kClaimed) return BatchClaim(status_of(outcome));
+    claim_pending_ = true;
+    claimed.owner_ = this;
+    return claimed;
+}
+
+inline Status Publisher::try_offer_batch(std::span<const std::span<const std::byte>> records,
+                                         std::size_t& published) noexcept {
+    published = 0;
+    while (published < records.size()) {
+        std::array<std::uint32_t, ring::kMaxBatch> lengths;
+        const std::size_t count = records.size() - published < ring::kMaxBatch
+                                      ? records.size() - published
+                                      : ring::kMaxBatch;
+        for (std::size_t i = 0; i < count; ++i) {
+            const std::size_t size = records[published + i].size();
+            lengths[i] = size > appender_.view().max_record_size
+                             ? appender_.view().max_record_size + 1
+                             : static_cast<std::uint32_t>(size);
+        }
+        BatchClaim claimed = try_claim_batch(std::span<const std::uint32_t>(lengths.data(), count));
+        if (!claimed) return published > 0 ? Status::kOk : claimed.status();
+        std::uint64_t position = claimed.batch_.position;
+        for (std::size_t i = 0; i < claimed.size(); ++i) {
+            const std::span<const std::byte> record = records[published + i];
+            if (!record.empty()) {
+                std::memcpy(appender_.view().payload(position), record.data(), record.size());
+            }
+            position += format::frame_size(lengths[i]);
+        }
+        const std::size_t done = claimed.size();
+        (void)claimed.commit();
+        published += done;
+    }
+    return Status::kOk;
 }
 
 }  // namespace shmbus

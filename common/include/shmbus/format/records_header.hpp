@@ -10,6 +10,7 @@
 //   |   line 3     commit floor                                       |
 //   |   line 4     counters written off the hot path                  |
 //   |   line 5     topic name                                         |
+//   |   line 6     attached publishers: bit mask, 8 words             |
 //   |   rest       zero                                               |
 //   +---------------------------------------------------------------+ 4096
 //   | PublisherSlot[max_publishers]                   64 bytes each  |
@@ -62,12 +63,15 @@
 //   |                 reserved (40 bytes)                           | 280
 //   +---------------------------------------------------------------+ line 5
 //   |                 topic name, NUL padded (64 bytes)             | 320
-//   +---------------------------------------------------------------+ 384 .. 4096 zero
+//   +---------------------------------------------------------------+ line 6
+//   |                 attached publishers: 8 x 64-bit bit mask      | 384
+//   +---------------------------------------------------------------+ 448 .. 4096 zero
 //
 // The tail is written by every publisher on every claim, so it has a line to itself; the
 // parameters above it are read on every access and never written after creation, so they stay
-// shared in every cache. The commit floor is written rarely (when a publisher recomputes its
-// limit) and read only then.
+// shared in every cache. The commit floor is walked forward by repairers and the daemon, off
+// the hot path. The attached-publishers mask names the slots whose claim intents bound the
+// publish limit (ring/flow_control.hpp); it changes only at attach and detach.
 #pragma once
 
 #include <cstddef>
@@ -131,7 +135,9 @@ struct RecordsHeader {
     std::uint8_t reserved1[kCacheLine - 3 * sizeof(std::uint64_t)];
     // line 5
     char name[kTopicNameField];
-    std::uint8_t rest[kHeaderSize - 6 * kCacheLine];
+    // line 6: bit i set = publisher slot i is ACTIVE (set after the slot's state, cleared before)
+    alignas(kCacheLine) std::uint64_t attached_publishers[8];
+    std::uint8_t rest[kHeaderSize - 7 * kCacheLine];
 };
 
 static_assert(std::is_standard_layout_v<RecordsHeader>);
@@ -149,5 +155,6 @@ static_assert(offsetof(RecordsHeader, aborted_claims) == 4 * kCacheLine);
 static_assert(offsetof(RecordsHeader, unblocked_claims) == 4 * kCacheLine + 8);
 static_assert(offsetof(RecordsHeader, departed_published) == 4 * kCacheLine + 16);
 static_assert(offsetof(RecordsHeader, name) == 5 * kCacheLine);
+static_assert(offsetof(RecordsHeader, attached_publishers) == 6 * kCacheLine);
 
 }  // namespace shmbus::format

@@ -13,7 +13,15 @@
 //   abort    release-store the commit word as PADDING of the frame's size.
 //
 // A record that would not fit before the end of the ring is preceded by a WRAP claim of the
-// rest of the lap, which takes no sequence number. Nothing here blocks, allocates, throws or
+// rest of the lap, which takes no sequence number.
+//
+// Batches: try_claim_batch claims consecutive frames for several records with one CAS (and
+// sequence numbers S .. S+n-1), writes every header as CLAIMED before returning, and
+// commit_batch stamps them COMMITTED, last frame first, then issues one seq_cst fence for the
+// wake check.
+// Writing all headers first keeps repair sound: the commit floor cannot reach a frame of the
+// batch before the first frame is committed, and by then every frame of the batch names its
+// publisher and length. Nothing here blocks, allocates, throws or
 // logs; waiting for the limit to move is the caller's business (client/src/publisher.cpp).
 #pragma once
 
@@ -47,6 +55,15 @@ struct Claimed {
     std::span<std::byte> payload;
 };
 
+/// Consecutive claimed, uncommitted frames: frame i carries lengths[i] payload bytes.
+struct ClaimedBatch {
+    std::uint64_t position = 0;  // the first frame
+    std::uint64_t end = 0;       // just past the last frame
+    std::uint32_t count = 0;
+};
+
+inline constexpr std::uint32_t kMaxBatch = 64;
+
 class Appender {
 public:
     Appender() = default;
@@ -72,31 +89,120 @@ public:
             if (end > limit_ && !refresh_limit(tail.position, end)) {
                 return give_up(ClaimOutcome::kBackPressured);
             }
-            // Release: a repairer that acquire-loads this intent also sees everything this
-            // publisher did to its previous frame (committed or aborted), so it never mistakes
-            // that frame for an abandoned one. The CAS below is a full barrier, so a repairer
-            // that sees the claim in the tail also sees this intent.
-            atomics::store_release(slot_->claim_intent, tail.position);
+            announce_intent(tail.position);
             const Tail desired{end, wraps ? tail.sequence : tail.sequence + 1};
             if (!compare_exchange_tail(view_.records->tail, tail, desired)) continue;
             const std::uint64_t position = tail.position;
             expected_ = desired;
             tail = desired;
             if (wraps) {
-                // Release: a reader that sees WRAP needs nothing else from this frame, but the
-                // repairer and the floor walk must see it only after the claim.
-                atomics::store_release(view_.commit_word(position),
-                                       format::stamp(position, format::FrameState::kWrap));
+                stamp_wrap(position);
                 continue;
             }
             SHMBUS_FAULT_POINT(fault::Point::kAfterClaim);
-            write_header(position, length, desired.sequence - 1);
+            write_header(position, length, desired.sequence - 1, timestamp());
             SHMBUS_FAULT_POINT(fault::Point::kAfterHeader);
             out.position = position;
             out.frame_size = size;
             out.payload = std::span<std::byte>(view_.payload(position), length);
             return ClaimOutcome::kClaimed;
         }
+    }
+
+    /// Tries once to claim frames for the first records of `lengths` (at most kMaxBatch) with
+    /// one CAS; never waits. Claims the longest prefix that fits before both the end of the lap
+    /// and the publish limit; `out.count` says how many (at least one when kClaimed).
+    [[nodiscard]] ClaimOutcome try_claim_batch(const std::uint32_t* lengths, std::uint32_t count,
+                                               ClaimedBatch& out) noexcept {
+        if (count == 0) return ClaimOutcome::kTooLarge;
+        if (count > kMaxBatch) count = kMaxBatch;
+        for (std::uint32_t i = 0; i < count; ++i) {
+            if (lengths[i] > view_.max_record_size) {
+                if (i == 0) return ClaimOutcome::kTooLarge;
+                count = i;  // claim the records before it; the caller meets the error next time
+                break;
+            }
+        }
+        Tail tail = expected_;
+        for (;;) {
+            if (tail.position % format::kFrameAlignment != 0) return give_up(ClaimOutcome::kCorrupt);
+            const std::uint64_t room = view_.room_in_lap(tail.position);
+            std::uint64_t size = 0;
+            std::uint32_t fitting = 0;
+            while (fitting < count && size + format::frame_size(lengths[fitting]) <= room) {
+                size += format::frame_size(lengths[fitting]);
+                ++fitting;
+            }
+            if (fitting == 0) {  // not even the first record fits before the end of the lap
+                const std::uint64_t end = tail.position + room;
+                if (end > limit_ && !refresh_limit(tail.position, end)) {
+                    return give_up(ClaimOutcome::kBackPressured);
+                }
+                announce_intent(tail.position);
+                const Tail desired{end, tail.sequence};
+                if (!compare_exchange_tail(view_.records->tail, tail, desired)) continue;
+                expected_ = desired;
+                stamp_wrap(tail.position);
+                tail = desired;
+                continue;
+            }
+            if (tail.position + size > limit_) {
+                (void)refresh_limit(tail.position, tail.position + size);
+                while (fitting > 0 && tail.position + size > limit_) {
+                    --fitting;
+                    size -= format::frame_size(lengths[fitting]);
+                }
+                if (fitting == 0) return give_up(ClaimOutcome::kBackPressured);
+            }
+            announce_intent(tail.position);
+            const Tail desired{tail.position + size, tail.sequence + fitting};
+            if (!compare_exchange_tail(view_.records->tail, tail, desired)) continue;
+            expected_ = desired;
+            SHMBUS_FAULT_POINT(fault::Point::kAfterClaim);
+            const std::uint64_t now = timestamp();
+            std::uint64_t position = tail.position;
+            for (std::uint32_t i = 0; i < fitting; ++i) {
+                write_header(position, lengths[i], tail.sequence + i, now);
+                position += format::frame_size(lengths[i]);
+            }
+            SHMBUS_FAULT_POINT(fault::Point::kAfterHeader);
+            out.position = tail.position;
+            out.end = desired.position;
+            out.count = fitting;
+            return ClaimOutcome::kClaimed;
+        }
+    }
+
+    /// Makes every frame of a batch visible, in order, then fences once: after this a load of
+    /// the sleeping-subscriber mask is ordered after all the commits (Dekker, as in commit()).
+    void commit_batch(const ClaimedBatch& batch, const std::uint32_t* lengths) noexcept {
+        SHMBUS_FAULT_POINT(fault::Point::kBeforeCommit);
+        // Last frame first: the first frame, where this publisher's claim intent points, is
+        // finished only when the whole batch is (see ring/flow_control.hpp, in_flight_floor).
+        std::uint64_t positions[kMaxBatch];
+        std::uint64_t position = batch.position;
+        for (std::uint32_t i = 0; i < batch.count; ++i) {
+            positions[i] = position;
+            position += format::frame_size(lengths[i]);
+        }
+        for (std::uint32_t i = batch.count; i-- > 0;) {
+            // Release: pairs with the subscribers' acquire load in inspect_frame.
+            atomics::store_release(view_.commit_word(positions[i]),
+                                   format::stamp(positions[i], format::FrameState::kCommitted));
+        }
+        atomics::store_relaxed(slot_->published,
+                               atomics::load_relaxed(slot_->published) + batch.count);
+        // seq_cst fence: orders the commit stores above before the caller's load of the
+        // sleeping-subscriber mask; pairs with the sleeper's seq_cst fetch_or.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+    }
+
+    /// Turns every frame of a batch into padding.
+    void abort_batch(const ClaimedBatch& batch, const std::uint32_t* lengths) noexcept {
+        // One padding frame over the whole batch: its first frame, where the intent points,
+        // becomes finished in one step.
+        abort(Claimed{batch.position, batch.end - batch.position, {}});
+        (void)lengths;
     }
 
     /// Makes a claimed frame visible to subscribers.
@@ -125,7 +231,7 @@ public:
 
     /// Recomputes the cached limit; true if a claim ending at `needed_end` now fits.
     bool refresh_limit(std::uint64_t tail_position, std::uint64_t needed_end) noexcept {
-        limit_ = compute_publish_limit(view_, tail_position, needed_end);
+        limit_ = compute_publish_limit(view_, tail_position);
         return needed_end <= limit_;
     }
 
@@ -133,6 +239,21 @@ public:
     [[nodiscard]] const Tail& expected_tail() const noexcept { return expected_; }
 
 private:
+    void announce_intent(std::uint64_t position) noexcept {
+        // Release: a repairer that acquire-loads this intent also sees everything this
+        // publisher did to its previous frames (committed or aborted), so it never mistakes
+        // them for abandoned ones. The claim CAS that follows is a full barrier, so a repairer
+        // that sees the claim in the tail also sees this intent.
+        atomics::store_release(slot_->claim_intent, position);
+    }
+
+    void stamp_wrap(std::uint64_t position) noexcept {
+        // Release: a reader that sees WRAP needs nothing else from this frame, but the
+        // repairer and the floor walk must see it only after the claim.
+        atomics::store_release(view_.commit_word(position),
+                               format::stamp(position, format::FrameState::kWrap));
+    }
+
     ClaimOutcome give_up(ClaimOutcome outcome) noexcept {
         // An intent left behind by a claim that never happened would make a repairer wait for
         // this publisher forever. Release, like every intent store (see try_claim).
@@ -140,8 +261,8 @@ private:
         return outcome;
     }
 
-    void write_header(std::uint64_t position, std::uint32_t length,
-                      std::uint64_t sequence) noexcept {
+    void write_header(std::uint64_t position, std::uint32_t length, std::uint64_t sequence,
+                      std::uint64_t timestamp_ns) noexcept {
         format::FrameHeader& header = view_.header(position);
         // Relaxed stores: readers load these only after an acquire load of the commit word, and
         // the release store of CLAIMED below orders them before it.
@@ -150,12 +271,13 @@ private:
             .store(static_cast<std::uint16_t>(slot_index_), std::memory_order_relaxed);
         std::atomic_ref<std::uint16_t>(header.reserved).store(0, std::memory_order_relaxed);
         atomics::store_relaxed(header.sequence, sequence);
-        atomics::store_relaxed(header.timestamp, view_.timestamps ? now_ns() : std::uint64_t{0});
+        atomics::store_relaxed(header.timestamp, timestamp_ns);
         // Release: a repairer that acquire-loads CLAIMED reads the length above.
         atomics::store_release(header.commit, format::stamp(position, format::FrameState::kClaimed));
     }
 
-    static std::uint64_t now_ns() noexcept {
+    [[nodiscard]] std::uint64_t timestamp() const noexcept {
+        if (!view_.timestamps) return 0;
         timespec now{};
         ::clock_gettime(CLOCK_REALTIME, &now);  // vDSO: no system call
         return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u +

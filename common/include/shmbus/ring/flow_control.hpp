@@ -2,15 +2,26 @@
 //
 // A claim [p, p + size) is allowed only while p + size <= limit, where
 //
-//   limit = min(commit floor, slowest live subscriber [block mode only]) + capacity
+//   limit = min(oldest claim still in flight, slowest live subscriber [block mode only])
+//           + capacity
 //
 // The subscriber term is back-pressure: in block mode no publisher overwrites what a live
-// subscriber has not read. The commit-floor term holds in both modes and is what keeps the ring
-// sound: a claim that has not been committed yet is never lapped, so a publisher that is
-// descheduled between claim and commit can never write into a later lap's records.
+// subscriber has not read. The in-flight term holds in both modes and is what keeps the ring
+// sound: a claim that is not finished is never lapped, so a publisher descheduled between claim
+// and commit can never write into a later lap's records.
+//
+// The oldest claim in flight comes from the attached publishers' claim intents, not from walking
+// frames: a publisher's intent names its current claim (a batch's first frame) and stays there
+// until its next claim begins, so the oldest unfinished frame among the intents bounds every
+// frame that some live publisher may still write. A batch commits its first frame last, so "the
+// frame at the intent is finished" means the whole batch is. Cost: one mask word, one slot line
+// per attached publisher, and one commit word per intent.
 //
 // Publishers cache the limit in their own memory and recompute it only when a claim would pass
 // it, so the shared lines below are read about once per lap, not once per record.
+//
+// The commit floor in the records header is the same bound found by walking frames. Repairers and
+// the daemon walk it (off the hot path) to find a frame that a dead publisher left unfinished.
 #pragma once
 
 #include <bit>
@@ -26,16 +37,61 @@ namespace shmbus::ring {
 
 inline constexpr std::uint64_t kNoSubscriber = std::numeric_limits<std::uint64_t>::max();
 
+/// Calls `visit(index)` for each set bit of a mask of 64-bit words, below `count`. seq_cst
+/// loads: registration sets a bit with a seq_cst RMW (see the callers).
+template <typename Visit>
+inline void for_each_bit(const std::uint64_t* mask, std::uint32_t count, Visit&& visit) noexcept {
+    const std::uint32_t words = (count + 63) / 64;
+    for (std::uint32_t w = 0; w < words; ++w) {
+        std::uint64_t bits = atomics::load_seq_cst(mask[w]);
+        while (bits != 0) {
+            const std::uint32_t index = w * 64 + static_cast<std::uint32_t>(std::countr_zero(bits));
+            bits &= bits - 1;
+            if (index >= count) return;
+            visit(index);
+        }
+    }
+}
+
+/// The position of the oldest frame that an attached publisher has claimed and not finished,
+/// or `tail_position` if there is none.
+[[nodiscard]] inline std::uint64_t in_flight_floor(const TopicView& view,
+                                                   std::uint64_t tail_position) noexcept {
+    std::uint64_t floor = tail_position;
+    // The mask load is seq_cst; a publisher sets its bit (seq_cst) before its first claim, so a
+    // claim that a limit computed after it must respect has an intent we see here.
+    for_each_bit(view.records->attached_publishers, view.max_publishers, [&](std::uint32_t index) {
+        // Acquire: pairs with the release store of the intent before the claim CAS, and with
+        // nothing else needed: if the intent moved on, its previous claim is finished.
+        const std::uint64_t intent = atomics::load_acquire(view.publishers[index].claim_intent);
+        if (intent >= floor || intent % format::kFrameAlignment != 0) return;
+        // Acquire: pairs with the commit (or abort, or repair) store that finished the frame.
+        const std::uint64_t word = atomics::load_acquire(view.commit_word(intent));
+        const format::FrameState state = format::state_at(word, intent);
+        if (state == format::FrameState::kNone || state == format::FrameState::kClaimed) {
+            floor = intent;
+        }
+    });
+    return floor;
+}
+
 /// Moves the commit floor forward over committed records, padding and wraps, stopping at the
 /// first frame that is not finished or at `tail_position`. Returns the floor afterwards. Any
-/// publisher (or the daemon) may call it; concurrent walkers only ever raise the floor.
+/// process with write access may call it; concurrent walkers only ever raise the floor. A floor
+/// left more than a lap behind (nobody walked it while publishers lapped it) first jumps to the
+/// oldest frame boundary still in the ring.
 inline std::uint64_t advance_commit_floor(const TopicView& view,
                                           std::uint64_t tail_position) noexcept {
     // Acquire: pairs with raise_to_at_least in another walker, whose walk covered only
-    // committed frames.
-    std::uint64_t floor = atomics::load_acquire(view.records->commit_floor);
+    // finished frames.
+    const std::uint64_t floor = atomics::load_acquire(view.records->commit_floor);
     std::uint64_t position = floor;
     if (position % format::kFrameAlignment != 0 || position > tail_position) return floor;
+    if (position + view.capacity < tail_position) {
+        const std::uint64_t from = tail_position - view.capacity;
+        const std::uint64_t lap_end = from + view.room_in_lap(from);
+        position = find_boundary(view, from, lap_end < tail_position ? lap_end : tail_position);
+    }
     while (position < tail_position) {
         const FrameInfo frame = inspect_frame(view, position);
         if (frame.kind != FrameKind::kRecord && frame.kind != FrameKind::kPadding &&
@@ -53,36 +109,27 @@ inline std::uint64_t advance_commit_floor(const TopicView& view,
 [[nodiscard]] inline std::uint64_t slowest_subscriber(const TopicView& view,
                                                       std::uint64_t tail_position) noexcept {
     std::uint64_t slowest = kNoSubscriber;
-    const std::uint32_t words = (view.max_subscribers + 63) / 64;
-    for (std::uint32_t w = 0; w < words; ++w) {
-        // seq_cst: pairs with the seq_cst fetch_or that registers a subscriber. Either this load
-        // sees the new subscriber, or the subscriber's seq_cst read of the tail that follows its
-        // registration sees every claim this limit allows (see Subscriber's constructor).
-        std::uint64_t bits = atomics::load_seq_cst(view.state->attached_subscribers[w]);
-        while (bits != 0) {
-            const std::uint32_t index = w * 64 + static_cast<std::uint32_t>(std::countr_zero(bits));
-            bits &= bits - 1;
-            if (index >= view.max_subscribers) break;
-            const format::SubscriberSlot& slot = view.subscribers[index];
-            if (atomics::load_acquire(slot.state) != format::kSlotActive) continue;
-            // seq_cst (acquire at least): pairs with the subscriber's seq_cst store of its
-            // position, made after it finished reading every frame below it, so overwriting below
-            // it is safe. seq_cst also completes the Dekker pair with a blocked publisher's bit.
-            std::uint64_t position = atomics::load_seq_cst(slot.position);
-            if (position > tail_position) position = tail_position;
-            if (position < slowest) slowest = position;
-        }
-    }
+    // The mask load is seq_cst: it pairs with the seq_cst fetch_or that registers a subscriber.
+    // Either this load sees the new subscriber, or the subscriber's seq_cst read of the tail
+    // that follows its registration sees every claim this limit allows (see Subscriber's
+    // constructor).
+    for_each_bit(view.state->attached_subscribers, view.max_subscribers, [&](std::uint32_t index) {
+        const format::SubscriberSlot& slot = view.subscribers[index];
+        if (atomics::load_acquire(slot.state) != format::kSlotActive) return;
+        // seq_cst (acquire at least): pairs with the subscriber's seq_cst store of its position,
+        // made after it finished reading every frame below it, so overwriting below it is safe.
+        // seq_cst also completes the Dekker pair with a blocked publisher's bit.
+        std::uint64_t position = atomics::load_seq_cst(slot.position);
+        if (position > tail_position) position = tail_position;
+        if (position < slowest) slowest = position;
+    });
     return slowest;
 }
 
-/// The publish limit from scratch: walks the commit floor as far as `needed_end` requires and,
-/// in block mode, visits the live subscribers.
+/// The publish limit from scratch.
 [[nodiscard]] inline std::uint64_t compute_publish_limit(const TopicView& view,
-                                                         std::uint64_t tail_position,
-                                                         std::uint64_t needed_end) noexcept {
-    std::uint64_t gate = atomics::load_acquire(view.records->commit_floor);
-    if (gate + view.capacity < needed_end) gate = advance_commit_floor(view, tail_position);
+                                                         std::uint64_t tail_position) noexcept {
+    std::uint64_t gate = in_flight_floor(view, tail_position);
     if (view.policy == format::Policy::kBlock) {
         const std::uint64_t slowest = slowest_subscriber(view, tail_position);
         if (slowest < gate) gate = slowest;

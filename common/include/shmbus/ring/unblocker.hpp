@@ -14,7 +14,10 @@
 // frame is committed or aborted. So:
 //
 //   some live publisher's claim intent == P   ->  the owner may be alive: leave the frame alone
-//   no live publisher's intent == P           ->  the owner is dead (its slot lock was free)
+//   the frame is CLAIMED, names publisher k,  ->  the same (a batch: k's intent is the batch's
+//   k is live and k's intent <= P                 first frame, and k writes every header of the
+//                                                 batch before committing any of it)
+//   otherwise                                 ->  the owner is dead (its slot lock was free)
 //
 // "Live" means the publisher slot's OFD lock is held. A publisher that lost the race for P and
 // was descheduled before retrying makes the repairer wait one more pass; it never makes it
