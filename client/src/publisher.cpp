@@ -53,11 +53,20 @@ Publisher::Publisher(const Topic& topic, const PublisherOptions& options)
     }
     appender_ = ring::Appender(view, index);
     fork_generation_ = detail::fork_generation();
+    epoch_ = detail::handle_epoch();
     sleep_mask_words_ = (view.max_subscribers + 63) / 64;
     attached_ = true;
 }
 
 Publisher::~Publisher() { detach(); }
+
+Status Publisher::revalidate() noexcept {
+    const std::uint32_t epoch = detail::handle_epoch();
+    if (detail::fork_generation() != fork_generation_) return Status::kForked;
+    if (detail::mapping_lost(*topic_.mapping())) return Status::kTopicLost;
+    epoch_ = epoch;
+    return Status::kOk;
+}
 
 void Publisher::detach() noexcept {
     if (!attached_) return;

@@ -97,6 +97,7 @@ Subscriber::Subscriber(const Topic& topic, const SubscriberOptions& options)
     // overwrite subscriber, until we pass it.
     safe_from_ = atomics::load_seq_cst(view_.records->tail.position);
     fork_generation_ = detail::fork_generation();
+    epoch_ = detail::handle_epoch();
     blocked_mask_words_ = (view_.max_publishers + 63) / 64;
     attached_ = true;
 }
@@ -112,6 +113,14 @@ void Subscriber::detach() noexcept {
     ring::detach_subscriber_slot(view_, index_);
     detail::unregister_lock_fd(lock_fd_);
     ::close(lock_fd_);
+}
+
+Status Subscriber::revalidate() noexcept {
+    const std::uint32_t epoch = detail::handle_epoch();
+    if (detail::fork_generation() != fork_generation_) return Status::kForked;
+    if (detail::mapping_lost(*topic_.mapping())) return Status::kTopicLost;
+    epoch_ = epoch;
+    return Status::kOk;
 }
 
 Subscriber::Step Subscriber::read_copied(std::uint64_t& position, Record& record) noexcept {
@@ -236,7 +245,10 @@ bool Subscriber::has_work() const noexcept {
 }
 
 Status Subscriber::wait(std::chrono::nanoseconds timeout) noexcept {
-    if (detail::fork_generation() != fork_generation_) return Status::kForked;
+    if (detail::handle_epoch() != epoch_) {
+        const Status status = revalidate();
+        if (status != Status::kOk) return status;
+    }
     if (has_work()) return Status::kOk;
     const auto start = Clock::now();
     const auto deadline = timeout >= Clock::time_point::max() - start ? Clock::time_point::max()

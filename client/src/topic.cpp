@@ -15,14 +15,21 @@
 #include "shmbus/sync/ofd_lock.hpp"
 #include "shmbus/topic.hpp"
 #include "shmbus/util/topic_name.hpp"
+#include "sigbus_guard.hpp"
 #include "topic_mapping.hpp"
 
 namespace shmbus {
 namespace detail {
 
 TopicMapping::~TopicMapping() {
-    if (records_map != nullptr) ::munmap(records_map, records_size);
-    if (state_map != nullptr) ::munmap(state_map, state_size);
+    if (records_map != nullptr) {
+        unguard_mapping(records_map);
+        ::munmap(records_map, records_size);
+    }
+    if (state_map != nullptr) {
+        unguard_mapping(state_map);
+        ::munmap(state_map, state_size);
+    }
     if (records_fd >= 0) ::close(records_fd);
     if (state_fd >= 0) ::close(state_fd);
 }
@@ -150,6 +157,9 @@ Topic Topic::open(const std::filesystem::path& dir, std::string_view name,
     mapping->state_size = geometry.state_file_size;
     mapping->state_map =
         map_file(mapping->state_fd, mapping->state_size, true, options.prefault, state_what);
+    // A file truncated under us from here on costs this topic, not the process.
+    detail::guard_mapping(mapping->records_map, mapping->records_size, &mapping->lost);
+    detail::guard_mapping(mapping->state_map, mapping->state_size, &mapping->lost);
 
     auto* records_base = static_cast<std::byte*>(mapping->records_map);
     auto* state_base = static_cast<std::byte*>(mapping->state_map);

@@ -1,6 +1,7 @@
 // The shared state behind a Topic handle: descriptors, mappings and the validated view.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <filesystem>
 #include <string>
@@ -28,6 +29,8 @@ struct TopicMapping {
     void* state_map = nullptr;
     std::size_t state_size = 0;
     ring::TopicView view{};
+    /// Set by the SIGBUS guard when a file was truncated under us (client/src/sigbus_guard.cpp).
+    std::atomic<bool> lost{false};
 };
 
 /// "topic 'NAME' in DIR": how messages name a topic.

@@ -20,7 +20,7 @@
 #include <memory>
 #include <span>
 
-#include "shmbus/detail/fork_guard.hpp"
+#include "shmbus/detail/handle_guard.hpp"
 #include "shmbus/ring/appender.hpp"
 #include "shmbus/status.hpp"
 #include "shmbus/sync/wake_masks.hpp"
@@ -162,8 +162,11 @@ private:
     template <typename Attempt>
     auto wait_for_room(Attempt&& attempt, std::chrono::nanoseconds timeout) noexcept;
 
-    Status ready_to_claim(std::size_t length) const noexcept {
-        if (detail::fork_generation() != fork_generation_) return Status::kForked;
+    Status ready_to_claim(std::size_t length) noexcept {
+        if (detail::handle_epoch() != epoch_) [[unlikely]] {
+            const Status status = revalidate();
+            if (status != Status::kOk) return status;
+        }
         if (claim_pending_) return Status::kClaimPending;
         if (length > appender_.view().max_record_size) return Status::kTooLarge;
         return Status::kOk;
@@ -210,6 +213,10 @@ private:
         claim_pending_ = false;
     }
 
+    /// After a change of the handle epoch: kForked, kTopicLost, or kOk (and the new epoch).
+    Status revalidate() noexcept;
+    /// For a pending claim when revalidate() failed: the frame is not ours to touch any more.
+    void forget_claim() noexcept { claim_pending_ = false; }
     void wake_subscribers() noexcept;
     void detach() noexcept;
 
@@ -218,6 +225,7 @@ private:
     PublisherOptions options_;
     int lock_fd_ = -1;
     std::uint32_t fork_generation_ = 0;
+    std::uint32_t epoch_ = 0;
     std::uint32_t sleep_mask_words_ = 0;
     bool claim_pending_ = false;
     bool attached_ = false;
@@ -236,7 +244,14 @@ inline Claim& Claim::operator=(Claim&& other) noexcept {
 
 inline Status Claim::commit() noexcept {
     if (owner_ == nullptr) return Status::kNoClaim;
-    if (detail::fork_generation() != owner_->fork_generation_) return Status::kForked;
+    if (detail::handle_epoch() != owner_->epoch_) [[unlikely]] {
+        const Status status = owner_->revalidate();
+        if (status != Status::kOk) {
+            owner_->forget_claim();
+            owner_ = nullptr;
+            return status;
+        }
+    }
     owner_->finish_commit(frame_);
     owner_ = nullptr;
     return Status::kOk;
@@ -244,7 +259,11 @@ inline Status Claim::commit() noexcept {
 
 inline void Claim::abort() noexcept {
     if (owner_ == nullptr) return;
-    if (detail::fork_generation() == owner_->fork_generation_) owner_->finish_abort(frame_);
+    if (detail::handle_epoch() == owner_->epoch_ || owner_->revalidate() == Status::kOk) {
+        owner_->finish_abort(frame_);
+    } else {
+        owner_->forget_claim();
+    }
     owner_ = nullptr;
 }
 
@@ -269,7 +288,14 @@ inline std::span<std::byte> BatchClaim::payload(std::size_t index) const noexcep
 
 inline Status BatchClaim::commit() noexcept {
     if (owner_ == nullptr) return Status::kNoClaim;
-    if (detail::fork_generation() != owner_->fork_generation_) return Status::kForked;
+    if (detail::handle_epoch() != owner_->epoch_) [[unlikely]] {
+        const Status status = owner_->revalidate();
+        if (status != Status::kOk) {
+            owner_->forget_claim();
+            owner_ = nullptr;
+            return status;
+        }
+    }
     owner_->finish_commit_batch(batch_, lengths_.data());
     owner_ = nullptr;
     return Status::kOk;
@@ -277,8 +303,10 @@ inline Status BatchClaim::commit() noexcept {
 
 inline void BatchClaim::abort() noexcept {
     if (owner_ == nullptr) return;
-    if (detail::fork_generation() == owner_->fork_generation_) {
+    if (detail::handle_epoch() == owner_->epoch_ || owner_->revalidate() == Status::kOk) {
         owner_->finish_abort_batch(batch_, lengths_.data());
+    } else {
+        owner_->forget_claim();
     }
     owner_ = nullptr;
 }

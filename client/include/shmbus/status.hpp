@@ -13,6 +13,7 @@ enum class Status : std::uint8_t {
     kTooLarge,       // the record is longer than the topic's max_record_size
     kEvicted,        // this subscriber was evicted for stalling publishers; re-attach to go on
     kForked,         // the handle belongs to the parent of this forked process
+    kTopicLost,      // the topic's files were truncated under this process: re-open the topic
     kCorrupt,        // the topic's shared state holds an impossible value (see the log of stat)
     kClaimPending,   // this publisher already holds an uncommitted claim
     kNoClaim,        // commit or abort of a claim that is not pending
@@ -26,6 +27,7 @@ enum class Status : std::uint8_t {
         case Status::kTooLarge: return "record too large";
         case Status::kEvicted: return "evicted";
         case Status::kForked: return "handle used in a forked child";
+        case Status::kTopicLost: return "topic lost (its files were truncated)";
         case Status::kCorrupt: return "corrupt shared state";
         case Status::kClaimPending: return "a claim is already pending";
         case Status::kNoClaim: return "no pending claim";

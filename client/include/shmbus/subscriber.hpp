@@ -19,7 +19,7 @@
 #include <memory>
 #include <span>
 
-#include "shmbus/detail/fork_guard.hpp"
+#include "shmbus/detail/handle_guard.hpp"
 #include "shmbus/format/state_layout.hpp"
 #include "shmbus/ring/frame_inspect.hpp"
 #include "shmbus/ring/tail.hpp"
@@ -163,6 +163,7 @@ private:
         return ring::load_tail_position(view_.records->tail) > position + view_.capacity;
     }
 
+    Status revalidate() noexcept;
     Step read_copied(std::uint64_t& position, Record& record) noexcept;
     std::uint64_t recover_from_lap(std::uint64_t position) noexcept;
     std::uint64_t skip_corrupt(std::uint64_t position) noexcept;
@@ -186,6 +187,7 @@ private:
     int lock_fd_ = -1;
     std::uint32_t index_ = 0;
     std::uint32_t fork_generation_ = 0;
+    std::uint32_t epoch_ = 0;
     std::uint32_t blocked_mask_words_ = 0;
     bool zero_copy_ = false;
     bool sequence_known_ = false;
@@ -196,9 +198,9 @@ private:
 template <typename Handler>
 PollResult Subscriber::poll(Handler&& handler, std::size_t limit) {
     PollResult result;
-    if (detail::fork_generation() != fork_generation_) {
-        result.status = Status::kForked;
-        return result;
+    if (detail::handle_epoch() != epoch_) [[unlikely]] {
+        result.status = revalidate();
+        if (result.status != Status::kOk) return result;
     }
     // Relaxed: the slot is ours; all that can change it is the daemon's eviction, and nothing we
     // read depends on seeing that early.

@@ -1,4 +1,4 @@
-#include "shmbus/detail/fork_guard.hpp"
+#include "shmbus/detail/handle_guard.hpp"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -7,11 +7,15 @@
 #include <mutex>
 #include <vector>
 
+#include "topic_mapping.hpp"
+
 namespace shmbus::detail {
 
-std::uint32_t g_fork_generation = 0;
+std::atomic<std::uint32_t> g_handle_epoch{0};
 
 namespace {
+
+std::uint32_t g_fork_generation = 0;
 
 std::mutex& registry_mutex() {
     static std::mutex mutex;
@@ -30,6 +34,7 @@ void in_child() {
     for (const int fd : registry()) ::close(fd);
     registry().clear();
     ++g_fork_generation;
+    g_handle_epoch.fetch_add(1, std::memory_order_relaxed);
     registry_mutex().unlock();
 }
 
@@ -39,6 +44,13 @@ struct AtForkInstaller {
 const AtForkInstaller installer;
 
 }  // namespace
+
+std::uint32_t fork_generation() noexcept { return g_fork_generation; }
+
+bool mapping_lost(const TopicMapping& mapping) noexcept {
+    // Acquire: pairs with the SIGBUS handler's release store.
+    return mapping.lost.load(std::memory_order_acquire);
+}
 
 void register_lock_fd(int fd) {
     std::lock_guard<std::mutex> guard(registry_mutex());
