@@ -1,0 +1,33 @@
+// The signals shmbusd acts on, delivered through a signalfd so the event loop reads them like
+// any other input and nothing runs in a signal handler:
+//
+//   SIGTERM, SIGINT   stop cleanly: stop supervising, close the control socket, exit 0
+//   SIGHUP            reload the configuration (systemd's ExecReload sends it)
+//
+// SIGPIPE is ignored: a client that hangs up mid-reply is an error on that connection only.
+#pragma once
+
+namespace shmbusd {
+
+enum class SignalEvent { kNone, kStop, kReload };
+
+class SignalReader {
+  public:
+    /// Blocks the signals above in the calling thread (call it before starting any thread) and
+    /// opens the signalfd. Throws shmbus::Error.
+    SignalReader();
+    ~SignalReader();
+    SignalReader(const SignalReader&) = delete;
+    SignalReader& operator=(const SignalReader&) = delete;
+
+    /// The descriptor to poll for POLLIN.
+    [[nodiscard]] int fd() const noexcept { return fd_; }
+
+    /// Reads one pending signal, or kNone if none is pending.
+    [[nodiscard]] SignalEvent read();
+
+  private:
+    int fd_ = -1;
+};
+
+}  // namespace shmbusd

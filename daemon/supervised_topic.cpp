@@ -1,0 +1,215 @@
+#include "supervised_topic.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <shmbus/format/frame_header.hpp>
+#include <shmbus/format/publisher_slot.hpp>
+#include <shmbus/ring/flow_control.hpp>
+#include <shmbus/ring/frame_inspect.hpp>
+#include <shmbus/ring/slots.hpp>
+#include <shmbus/ring/tail.hpp>
+#include <shmbus/ring/unblocker.hpp>
+#include <shmbus/sync/semaphore.hpp>
+#include <shmbus/sync/wake_masks.hpp>
+#include <shmbus/util/atomic.hpp>
+#include <string>
+#include <vector>
+
+#include "config_values.hpp"
+
+namespace shmbusd {
+namespace atomics = shmbus::atomics;
+namespace format = shmbus::format;
+namespace ring = shmbus::ring;
+
+namespace {
+
+// A pass repairs at most this many dead claims per topic, so one topic full of them cannot hold
+// up the others; the next pass goes on where this one stopped.
+constexpr int kMaxRepairsPerCheck = 64;
+
+double seconds(std::chrono::steady_clock::duration duration) {
+    return std::chrono::duration<double>(duration).count();
+}
+
+}  // namespace
+
+SupervisedTopic::SupervisedTopic(shmbus::Topic topic)
+    : topic_(std::move(topic)), stalls_(topic_.view().max_subscribers) {
+    struct stat st {};
+    if (::fstat(topic_.records_fd(), &st) == 0) {
+        device_ = st.st_dev;
+        inode_ = st.st_ino;
+    }
+    // Relaxed: the pid is a plain fact for `shmbus stat`; nothing is ordered by it.
+    atomics::store_relaxed(topic_.view().state->supervisor_pid,
+                           static_cast<std::uint32_t>(::getpid()));
+}
+
+SupervisedTopic::~SupervisedTopic() {
+    // Clear the pid only if it is still ours: a daemon that has since taken over (after a
+    // restart, racing our exit) keeps its claim.
+    std::uint32_t expected = static_cast<std::uint32_t>(::getpid());
+    (void)atomics::compare_exchange_acq_rel(topic_.view().state->supervisor_pid, expected,
+                                            std::uint32_t{0});
+}
+
+bool SupervisedTopic::still_on_disk() const {
+    struct stat st {};
+    const std::filesystem::path path = topic_.directory() / topic_.name() / "records";
+    if (::stat(path.c_str(), &st) != 0) return false;
+    return st.st_dev == device_ && st.st_ino == inode_;
+}
+
+void SupervisedTopic::check(const TopicSettings& settings, const Config& config,
+                            Clock::time_point now) {
+    reclaim();
+    unblock(config, now);
+    if (topic_.view().policy == format::Policy::kBlock &&
+        settings.slow_subscriber.action == SlowSubscriberAction::kEvict) {
+        evict_stalled(settings, now);
+    }
+    count();
+}
+
+void SupervisedTopic::reclaim() {
+    const ring::TopicView& view = topic_.view();
+    const std::string& topic = name();
+    ring::reclaim_dead_subscribers(view, topic_.state_fd(), [&](const ring::ReclaimedSlot& slot) {
+        spdlog::info("topic '{}': reclaimed subscriber slot {}: pid {} ({}) died at position {}",
+                     topic, slot.index, slot.pid, describe_user(slot.uid), slot.position);
+    });
+    ring::reclaim_dead_publishers(view, topic_.records_fd(), [&](const ring::ReclaimedSlot& slot) {
+        spdlog::info("topic '{}': reclaimed publisher slot {}: pid {} ({}) died", topic, slot.index,
+                     slot.pid, describe_user(slot.uid));
+    });
+}
+
+void SupervisedTopic::unblock(const Config& config, Clock::time_point now) {
+    const ring::TopicView& view = topic_.view();
+    for (int i = 0; i < kMaxRepairsPerCheck; ++i) {
+        const ring::RepairReport report = ring::repair_at_floor(view, topic_.records_fd());
+        switch (report.outcome) {
+            case ring::RepairOutcome::kRepaired:
+                if (report.had_header) {
+                    spdlog::warn(
+                        "topic '{}': unblocked the claim at position {} ({} bytes) that the "
+                        "publisher in slot {} left unfinished when it died; subscribers skip it",
+                        name(), report.position, report.bytes, report.owner);
+                } else {
+                    spdlog::warn(
+                        "topic '{}': unblocked {} bytes at position {} claimed by a publisher that "
+                        "died before writing a header; subscribers skip them",
+                        name(), report.bytes, report.position);
+                }
+                held_floor_.reset();
+                continue;
+            case ring::RepairOutcome::kOwnerAlive:
+                if (held_floor_ != report.position) {
+                    held_floor_ = report.position;
+                    held_since_ = now;
+                    held_warned_ = false;
+                } else if (!held_warned_ && now - held_since_ >= config.unblock_timeout) {
+                    held_warned_ = true;
+                    spdlog::warn(
+                        "topic '{}': a live publisher has held an unfinished claim at position {} "
+                        "for {:.1f} s (longer than unblock_timeout); subscribers wait behind it. "
+                        "Its owner is alive, so the claim is left alone: a stopped or hung "
+                        "publisher process?",
+                        name(), report.position, seconds(now - held_since_));
+                }
+                return;
+            case ring::RepairOutcome::kError:
+                if (!repair_error_warned_) {
+                    repair_error_warned_ = true;
+                    spdlog::error("topic '{}': cannot probe publisher locks: {}", name(),
+                                  std::strerror(errno));
+                }
+                return;
+            case ring::RepairOutcome::kNothingStuck:
+                held_floor_.reset();
+                return;
+            case ring::RepairOutcome::kBusy:
+                return;  // a publisher is repairing it right now
+        }
+    }
+}
+
+void SupervisedTopic::evict_stalled(const TopicSettings& settings, Clock::time_point now) {
+    const ring::TopicView& view = topic_.view();
+    RingSample sample;
+    sample.tail = ring::load_tail_position(view.records->tail);
+    sample.commit_floor = ring::advance_commit_floor(view, sample.tail);
+    sample.capacity = view.capacity;
+    sample.max_frame = format::frame_size(view.max_record_size);
+    sample.publisher_waiting = shmbus::sync::anyone_asleep(view.state->blocked_publishers,
+                                                           (view.max_publishers + 63) / 64);
+    std::vector<SubscriberSample> active;
+    for (std::uint32_t slot = 0; slot < view.max_subscribers; ++slot) {
+        const format::SubscriberSlot& subscriber = view.subscribers[slot];
+        // Acquire: pairs with the release/seq_cst store of ACTIVE at attach, so the generation
+        // read after it belongs to this attachment (or a later one, which a changed generation
+        // at the next check reveals).
+        if (atomics::load_acquire(subscriber.state) != format::kSlotActive) continue;
+        // seq_cst, like the publishers' limit computation: the position a publisher would see.
+        active.push_back({slot, atomics::load_relaxed(subscriber.generation),
+                          atomics::load_seq_cst(subscriber.position)});
+    }
+    const auto verdicts =
+        stalls_.observe(sample, active, now, settings.slow_subscriber.evict_after);
+    for (const StallVerdict& verdict : verdicts) {
+        format::SubscriberSlot& subscriber = view.subscribers[verdict.slot];
+        // The slot could have changed hands since the sample, microseconds ago; a new owner
+        // shows a new generation.
+        if (atomics::load_relaxed(subscriber.generation) != verdict.generation) continue;
+        // Relaxed: written at attach, before the ACTIVE store we acquired in the sample.
+        const std::uint32_t pid = atomics::load_relaxed(subscriber.pid);
+        const std::uint32_t uid = atomics::load_relaxed(subscriber.uid);
+        if (!ring::evict_subscriber(view, verdict.slot)) continue;
+        const std::uint64_t lag = sample.tail - verdict.position;
+        std::string records;
+        const ring::FrameInfo frame = ring::inspect_frame(view, verdict.position);
+        const ring::Tail tail = ring::load_tail(view.records->tail);
+        if (frame.kind == ring::FrameKind::kRecord) {
+            const std::uint64_t sequence =
+                atomics::load_relaxed(view.header(verdict.position).sequence);
+            if (tail.sequence >= sequence) {
+                records = fmt::format(", {} records", tail.sequence - sequence);
+            }
+        }
+        spdlog::warn(
+            "topic '{}': evicted subscriber slot {}: pid {} ({}) stalled publishers for {:.1f} s "
+            "(evict_after {}), {} bytes{} behind the tail at position {}",
+            name(), verdict.slot, pid, describe_user(uid), seconds(verdict.stalled_for),
+            format_duration(settings.slow_subscriber.evict_after), lag, records, verdict.position);
+        // Wake the publishers it held back, and the subscriber itself so it learns at once.
+        shmbus::sync::wake_sleepers(
+            view.state->blocked_publishers, view.max_publishers, [&view](std::uint32_t index) {
+                shmbus::sync::semaphore_post(view.publisher_waits[index].semaphore);
+            });
+        shmbus::sync::semaphore_post(subscriber.semaphore);
+    }
+}
+
+void SupervisedTopic::count() {
+    const ring::TopicView& view = topic_.view();
+    TopicCounts counts;
+    for (std::uint32_t slot = 0; slot < view.max_publishers; ++slot) {
+        // Relaxed: a count for a status line.
+        if (atomics::load_relaxed(view.publishers[slot].state) != format::kSlotFree) {
+            ++counts.publishers;
+        }
+    }
+    for (std::uint32_t slot = 0; slot < view.max_subscribers; ++slot) {
+        if (atomics::load_relaxed(view.subscribers[slot].state) != format::kSlotFree) {
+            ++counts.subscribers;
+        }
+    }
+    counts_ = counts;
+}
+
+}  // namespace shmbusd
