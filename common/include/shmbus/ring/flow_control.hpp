@@ -65,6 +65,10 @@ inline void for_each_bit(const std::uint64_t* mask, std::uint32_t count, Visit&&
         // nothing else needed: if the intent moved on, its previous claim is finished.
         const std::uint64_t intent = atomics::load_acquire(view.publishers[index].claim_intent);
         if (intent >= floor || intent % format::kFrameAlignment != 0) return;
+        // An intent more than a lap behind the tail names a finished frame: no claim passes an
+        // unfinished frame's position + capacity. Its commit word now belongs to a later lap, so
+        // the test below would take it for unwritten (an idle publisher's last record).
+        if (intent + view.capacity < tail_position) return;
         // Acquire: pairs with the commit (or abort, or repair) store that finished the frame.
         const std::uint64_t word = atomics::load_acquire(view.commit_word(intent));
         const format::FrameState state = format::state_at(word, intent);
