@@ -222,3 +222,21 @@ TEST_CASE(
     CHECK(subscriber.voided() == 0);
     CHECK(laps_seen > 20);  // the test did lap the subscriber
 }
+
+TEST_CASE("a publisher that published once and went idle does not hold back another after a lap") {
+    for (const shmbus::Policy policy : {shmbus::Policy::kOverwrite, shmbus::Policy::kBlock}) {
+        CAPTURE(static_cast<int>(policy));
+        shmbus::test::BusDirectory bus;
+        const shmbus::Topic topic = make_topic(bus, policy);
+        shmbus::Publisher idle(topic);
+        shmbus::Publisher busy(topic);
+        REQUIRE(idle.try_offer(shmbus::test::bytes_of("once")) == Status::kOk);
+        // 100 frames of 136 bytes: 13 laps past the idle publisher's record.
+        for (int i = 0; i < 100; ++i) {
+            CAPTURE(i);
+            REQUIRE(busy.try_offer(shmbus::test::filled(100, 1)) == Status::kOk);
+        }
+        // And the idle one can still publish, after all those laps.
+        CHECK(idle.try_offer(shmbus::test::bytes_of("again")) == Status::kOk);
+    }
+}
