@@ -197,12 +197,21 @@ public:
         std::atomic_thread_fence(std::memory_order_seq_cst);
     }
 
-    /// Turns every frame of a batch into padding.
+    /// Turns every frame of a batch into padding of its own size, last frame first: the first
+    /// frame, where the intent points, is finished only when the whole batch is (as in
+    /// commit_batch). Padding each frame, rather than covering the batch with one, leaves no
+    /// CLAIMED stamp inside padding for a boundary scan (find_boundary) to take for a frame.
     void abort_batch(const ClaimedBatch& batch, const std::uint32_t* lengths) noexcept {
-        // One padding frame over the whole batch: its first frame, where the intent points,
-        // becomes finished in one step.
-        abort(Claimed{batch.position, batch.end - batch.position, {}});
-        (void)lengths;
+        std::uint64_t positions[kMaxBatch];
+        std::uint64_t position = batch.position;
+        for (std::uint32_t i = 0; i < batch.count; ++i) {
+            positions[i] = position;
+            position += format::frame_size(lengths[i]);
+        }
+        for (std::uint32_t i = batch.count; i-- > 0;) {
+            pad(positions[i], format::frame_size(lengths[i]));
+        }
+        atomics::fetch_add_relaxed(view_.records->aborted_claims, std::uint64_t{1});
     }
 
     /// Makes a claimed frame visible to subscribers.
@@ -220,12 +229,7 @@ public:
 
     /// Turns a claimed frame into padding of the same size; subscribers skip it.
     void abort(const Claimed& claim) noexcept {
-        format::FrameHeader& header = view_.header(claim.position);
-        atomics::store_relaxed(header.length,
-                               static_cast<std::uint32_t>(claim.frame_size - format::kFrameHeaderSize));
-        // Release: orders the padding length before the stamp that makes readers use it.
-        atomics::store_release(view_.commit_word(claim.position),
-                               format::stamp(claim.position, format::FrameState::kPadding));
+        pad(claim.position, claim.frame_size);
         atomics::fetch_add_relaxed(view_.records->aborted_claims, std::uint64_t{1});
     }
 
@@ -239,6 +243,15 @@ public:
     [[nodiscard]] const Tail& expected_tail() const noexcept { return expected_; }
 
 private:
+    void pad(std::uint64_t position, std::uint64_t frame_size) noexcept {
+        format::FrameHeader& header = view_.header(position);
+        atomics::store_relaxed(header.length,
+                               static_cast<std::uint32_t>(frame_size - format::kFrameHeaderSize));
+        // Release: orders the padding length before the stamp that makes readers use it.
+        atomics::store_release(view_.commit_word(position),
+                               format::stamp(position, format::FrameState::kPadding));
+    }
+
     void announce_intent(std::uint64_t position) noexcept {
         // Release: a repairer that acquire-loads this intent also sees everything this
         // publisher did to its previous frames (committed or aborted), so it never mistakes
