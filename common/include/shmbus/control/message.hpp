@@ -41,12 +41,12 @@ inline constexpr std::string_view kSocketName = ".shmbusd.sock";
 
 /// The layout a client asks for. Unset fields take the daemon's configured defaults.
 struct TopicRequest {
-    std::optional<std::uint64_t> capacity;
-    std::optional<std::uint32_t> max_record_size;
-    std::optional<std::uint32_t> max_publishers;
-    std::optional<std::uint32_t> max_subscribers;
-    std::optional<format::Policy> policy;
-    std::optional<bool> timestamps;
+    std::optional<std::uint64_t> capacity = std::nullopt;
+    std::optional<std::uint32_t> max_record_size = std::nullopt;
+    std::optional<std::uint32_t> max_publishers = std::nullopt;
+    std::optional<std::uint32_t> max_subscribers = std::nullopt;
+    std::optional<format::Policy> policy = std::nullopt;
+    std::optional<bool> timestamps = std::nullopt;
 
     friend bool operator==(const TopicRequest&, const TopicRequest&) = default;
 };
