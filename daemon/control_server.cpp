@@ -37,6 +37,22 @@ sockaddr_un address_for(const std::filesystem::path& path, int dir_fd) {
     return address;
 }
 
+/// The peer's supplementary groups as the kernel recorded them at connect time, or nullopt where
+/// the kernel cannot say (SO_PEERGROUPS is Linux 4.13 and later).
+std::optional<std::vector<gid_t>> peer_groups(int fd) {
+    std::vector<gid_t> groups(64);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        socklen_t length = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &length) == 0) {
+            groups.resize(length / sizeof(gid_t));
+            return groups;
+        }
+        if (errno != ERANGE) return std::nullopt;
+        groups.resize(length / sizeof(gid_t) + 1);  // the kernel said how much it needs
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 ControlServer::ControlServer(const std::filesystem::path& dir, Handler handler)
@@ -127,6 +143,8 @@ void ControlServer::accept_all(Clock::time_point now) {
             ::close(fd);
             continue;
         }
+        Peer peer{credentials.pid, credentials.uid, credentials.gid};
+        peer.groups = peer_groups(fd);
         if (connections_.size() >= kMaxConnections) {
             control::Reply busy;
             busy.code = shmbus::ErrorCode::kBusy;
@@ -136,8 +154,7 @@ void ControlServer::accept_all(Clock::time_point now) {
             ::close(fd);
             continue;
         }
-        connections_.push_back(
-            {fd, Peer{credentials.pid, credentials.uid, credentials.gid}, now + kRequestDeadline});
+        connections_.push_back({fd, std::move(peer), now + kRequestDeadline});
     }
 }
 

@@ -42,7 +42,13 @@ std::optional<std::string> creation_refusal(const CreationRules& rules, const Pe
         return std::nullopt;
     }
     if (!rules.groups.empty()) {
-        for (const gid_t gid : groups_of(peer.uid, peer.gid)) {
+        std::vector<gid_t> groups{peer.gid};
+        if (peer.groups) {
+            groups.insert(groups.end(), peer.groups->begin(), peer.groups->end());
+        } else {
+            groups = groups_of(peer.uid, peer.gid);
+        }
+        for (const gid_t gid : groups) {
             if (std::find(rules.groups.begin(), rules.groups.end(), gid) != rules.groups.end()) {
                 return std::nullopt;
             }
