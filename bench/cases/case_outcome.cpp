@@ -1,0 +1,48 @@
+#include "cases/case_outcome.hpp"
+
+#include <unistd.h>
+
+#include "core/machine_activity.hpp"
+
+namespace shmbus::bench {
+namespace {
+
+constexpr std::chrono::seconds kLongestSetup{60};
+constexpr std::chrono::seconds kAbortGrace{5};
+
+}  // namespace
+
+void CaseOutcome::finish(ChildProcesses& children, std::uint32_t processes,
+                         std::chrono::nanoseconds timeout) {
+    if (!control.wait_for_arrivals(processes, kLongestSetup,
+                                   [&children] { return children.all_running(); })) {
+        control.release(Phase::kAbort);
+        failures = children.wait_all(kAbortGrace);
+        if (failures.empty()) failures.push_back("the processes never all reached the start line");
+        return;
+    }
+    const LoadAverage load_before = read_load_average();
+    const CpuTicks before = read_cpu_ticks();
+    control.release(Phase::kGo);
+    failures = children.wait_all(timeout);
+    const CpuTicks after = read_cpu_ticks();
+    const LoadAverage load_after = read_load_average();
+
+    std::uint64_t measured_cpu = 0;
+    for (std::size_t i = 0; i < processes; ++i) {
+        measured_cpu += control.report(i).user_ns + control.report(i).system_ns;
+    }
+    const std::uint64_t busy = after.busy_ns - before.busy_ns;
+    const std::uint64_t window = after.wall_ns - before.wall_ns;
+    const std::uint64_t foreign = busy > measured_cpu ? busy - measured_cpu : 0;
+    const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    const double capacity = static_cast<double>(window) * static_cast<double>(cpus > 0 ? cpus : 1);
+    line.add("window_ns", window)
+        .add("foreign_cpu_ns", foreign)
+        .add("foreign_share", capacity > 0 ? static_cast<double>(foreign) / capacity : 0.0)
+        .add("steal_ns", after.steal_ns - before.steal_ns)
+        .add("load1_start", load_before.one)
+        .add("load1_end", load_after.one);
+}
+
+}  // namespace shmbus::bench

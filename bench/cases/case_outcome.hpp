@@ -1,0 +1,29 @@
+// What a case hands back to the driver: its result line, the failures of its processes, and
+// how busy the rest of the machine was while it ran.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "core/child_processes.hpp"
+#include "core/control_block.hpp"
+#include "core/json_line.hpp"
+
+namespace shmbus::bench {
+
+struct CaseOutcome {
+    SharedControl control;
+    JsonLine line;
+    std::vector<std::string> failures;
+
+    /// Waits until `processes` arrived at the start line, lets them go, and waits for all to
+    /// exit (at most `timeout`). Adds the machine's activity during the run to `line`:
+    /// window_ns, foreign_cpu_ns (CPU time used by anything but the measured phases of this
+    /// case's processes), foreign_share (that, as a share of all CPUs' time), steal_ns, and
+    /// the one-minute load average before and after.
+    void finish(ChildProcesses& children, std::uint32_t processes,
+                std::chrono::nanoseconds timeout);
+};
+
+}  // namespace shmbus::bench
