@@ -102,15 +102,20 @@ std::optional<std::string> LineReader::read_line(Clock::time_point deadline) {
             return line;
         }
         if (eof_ || fd_ < 0) return std::nullopt;
+        // Past the deadline, what the child already wrote is still read (a zero timeout).
         const auto now = Clock::now();
-        if (now >= deadline) return std::nullopt;
-        const auto remaining =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
+        const long long remaining =
+            now >= deadline
+                ? 0
+                : std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
         pollfd waiting{fd_, POLLIN, 0};
         const int ready =
             ::poll(&waiting, 1, static_cast<int>(std::min<long long>(remaining, 1000)));
         if (ready < 0 && errno != EINTR) return std::nullopt;
-        if (ready <= 0) continue;
+        if (ready <= 0) {
+            if (Clock::now() >= deadline) return std::nullopt;
+            continue;
+        }
         char chunk[4096];
         const ssize_t got = ::read(fd_, chunk, sizeof chunk);
         if (got < 0) {

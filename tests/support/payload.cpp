@@ -95,29 +95,31 @@ std::optional<std::uint64_t> carried_counter(std::span<const std::byte> payload)
 
 std::optional<std::string> check_record(std::span<const std::byte> payload, std::uint32_t slot,
                                         std::uint64_t counter, std::uint32_t max) {
-    const std::string which =
-        "record " + std::to_string(counter) + " of slot " + std::to_string(slot);
+    // Built only when the record is wrong: this runs for every record a test delivers.
+    const auto which = [&] {
+        return "record " + std::to_string(counter) + " of slot " + std::to_string(slot);
+    };
     const std::uint32_t length = record_length(slot, counter, max);
     if (payload.size() != length) {
-        return which + ": " + std::to_string(payload.size()) + " bytes, expected " +
+        return which() + ": " + std::to_string(payload.size()) + " bytes, expected " +
                std::to_string(length);
     }
     if (length < kCountedLength) {
         std::byte expected[kCountedLength];
         fill_stream(expected, length, key(slot, counter, kContentSalt));
         if (length != 0 && std::memcmp(expected, payload.data(), length) != 0) {
-            return which + ": its " + std::to_string(length) + " bytes differ from what was sent";
+            return which() + ": its " + std::to_string(length) + " bytes differ from what was sent";
         }
         return std::nullopt;
     }
     if (*carried_counter(payload) != counter) {
-        return which + ": carries counter " + std::to_string(*carried_counter(payload));
+        return which() + ": carries counter " + std::to_string(*carried_counter(payload));
     }
     std::uint64_t stored;
     std::memcpy(&stored, payload.data() + length - 8, sizeof stored);
     const std::uint64_t computed = checksum(payload.first(length - 8), checksum_seed(slot, length));
     if (stored != computed) {
-        return which + " (" + std::to_string(length) + " bytes): checksum " + hex(stored) +
+        return which() + " (" + std::to_string(length) + " bytes): checksum " + hex(stored) +
                ", computed " + hex(computed);
     }
     return std::nullopt;
