@@ -1,0 +1,37 @@
+// Parsing option values. Each parser names the option and the offending text when it refuses,
+// and throws Failure with ExitStatus::kUsage.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+#include "shmbus/subscriber.hpp"
+#include "shmbus/topic.hpp"
+
+namespace shmbus::cli {
+
+/// A byte count: digits, optionally followed by K, M, G or T (powers of 1024; "KiB" and
+/// lower case are accepted too). "64K" is 65536.
+[[nodiscard]] std::uint64_t parse_size(std::string_view option, std::string_view text);
+
+/// A non-negative decimal integer.
+[[nodiscard]] std::uint64_t parse_count(std::string_view option, std::string_view text);
+
+/// A non-negative decimal integer that fits 32 bits.
+[[nodiscard]] std::uint32_t parse_count32(std::string_view option, std::string_view text);
+
+/// A non-negative number of seconds, fractions allowed: "1", "0.25".
+[[nodiscard]] std::chrono::nanoseconds parse_seconds(std::string_view option,
+                                                     std::string_view text);
+
+/// "earliest", "latest", or a position saved from an earlier subscriber.
+[[nodiscard]] StartAt parse_start(std::string_view option, std::string_view text);
+
+/// "block" or "overwrite".
+[[nodiscard]] Policy parse_policy(std::string_view option, std::string_view text);
+
+/// Throws Failure (kUsage) naming the problem if `name` is not a valid topic name.
+void require_topic_name(std::string_view name);
+
+}  // namespace shmbus::cli

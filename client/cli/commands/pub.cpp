@@ -1,0 +1,111 @@
+// shmbus pub TOPIC [MESSAGE...]: publish each MESSAGE, or each line of standard input, as one
+// record.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "arguments.hpp"
+#include "bus_directory.hpp"
+#include "command.hpp"
+#include "interrupts.hpp"
+#include "line_reader.hpp"
+#include "shmbus/publisher.hpp"
+
+namespace shmbus::cli {
+namespace {
+
+using std::chrono::nanoseconds;
+
+// A publisher held back waits in slices this long, looking for SIGINT and SIGTERM between them.
+constexpr nanoseconds kWaitSlice = std::chrono::milliseconds(100);
+
+/// Which record, for messages: "line 12" of standard input, or "message 3" of the arguments.
+struct RecordOrigin {
+    std::string_view kind;
+    std::uint64_t number;
+};
+
+class Pub final : public Command {
+  public:
+    void define(CLI::App& app) override {
+        app.add_option("TOPIC", topic_, "Topic to publish to")->required()->type_name("");
+        app.add_option("MESSAGE", messages_,
+                       "One record each (put -- before any starting with '-'); none: one "
+                       "record per line of standard input, newline removed")
+            ->type_name("");
+        timeout_option_ = app.add_option("--timeout", timeout_text_,
+                                         "Exit with status 8 if a record waits S seconds for "
+                                         "room (default: wait as long as it takes)")
+                              ->type_name("S");
+    }
+
+    ExitStatus run(const Context& context) override {
+        if (timeout_option_->count() > 0) timeout_ = parse_seconds("--timeout", timeout_text_);
+        InterruptScope interrupts;
+        const Topic topic = open_topic(context.bus_directory, topic_, {.access = Access::kPublish});
+        Publisher publisher(topic);
+        const std::string limit = fmt::format("topic '{}' takes records of at most {} bytes",
+                                              topic_, topic.max_record_size());
+        if (!messages_.empty()) {
+            for (std::size_t i = 0; i < messages_.size(); ++i) {
+                throw_if_interrupted();
+                const std::string& message = messages_[i];
+                if (message.size() > topic.max_record_size()) {
+                    throw Failure(ExitStatus::kUsage,
+                                  fmt::format("message {} is {} bytes, too long: {}", i + 1,
+                                              message.size(), limit));
+                }
+                publish(publisher, message, {"message", i + 1});
+            }
+            return ExitStatus::kOk;
+        }
+        LineReader lines(STDIN_FILENO, topic.max_record_size(), limit);
+        while (const std::optional<std::string_view> line = lines.next()) {
+            publish(publisher, *line, {"line", lines.line_number()});
+        }
+        return ExitStatus::kOk;
+    }
+
+  private:
+    /// Publisher::offer, in slices so that a signal stops a long wait, bounded by --timeout.
+    void publish(Publisher& publisher, std::string_view record, RecordOrigin origin) {
+        const auto bytes = std::as_bytes(std::span(record.data(), record.size()));
+        nanoseconds slice = timeout_ ? std::min(*timeout_, kWaitSlice) : kWaitSlice;
+        Status status = publisher.offer(bytes, slice);
+        nanoseconds waited = slice;
+        while (status == Status::kTimedOut) {
+            throw_if_interrupted();
+            if (timeout_ && waited >= *timeout_) {
+                throw Failure(ExitStatus::kTimedOut,
+                              fmt::format("timed out after {} s waiting for room in topic '{}' "
+                                          "to publish {} {}: a subscriber is not keeping up",
+                                          timeout_text_, topic_, origin.kind, origin.number));
+            }
+            slice = timeout_ ? std::min(*timeout_ - waited, kWaitSlice) : kWaitSlice;
+            status = publisher.offer(bytes, slice);
+            waited += slice;
+        }
+        if (status != Status::kOk) {
+            throw Failure(exit_status_for(status),
+                          fmt::format("publishing {} {} to topic '{}': {}", origin.kind,
+                                      origin.number, topic_, to_string(status)));
+        }
+    }
+
+    std::string topic_;
+    std::vector<std::string> messages_;
+    std::string timeout_text_;
+    CLI::Option* timeout_option_ = nullptr;
+    std::optional<nanoseconds> timeout_;
+};
+
+const CommandRegistration registration{"pub", "Publish records to a topic", make_command<Pub>};
+
+}  // namespace
+}  // namespace shmbus::cli
