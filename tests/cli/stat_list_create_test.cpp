@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <shmbus/shmbus.hpp>
 #include <string>
 #include <vector>
@@ -182,6 +183,25 @@ TEST_CASE("create falls back to creating the topic itself when nobody answers on
     CHECK_MESSAGE(created.status() == 0, created.err);
     CHECK(created.err.find("created topic 't' directly") != std::string::npos);
     CHECK(list_topics(bus.path()) == std::vector<std::string>{"t"});
+}
+
+TEST_CASE("a topic whose files are not shmbus files is refused with status 5") {
+    BusDirectory bus;
+    create_topic(bus.path(), "good");
+    std::filesystem::create_directory(bus.path() / "junk");
+    for (const char* file : {"records", "state"}) {
+        std::ofstream(bus.path() / "junk" / file) << std::string(8192, 'j');
+    }
+    const std::string dir = bus.path().string();
+    const ToolResult stat = run_tool({"stat", "--dir", dir, "junk"});
+    CHECK(stat.status() == 5);
+    CHECK(stat.err.find("not a shmbus records file") != std::string::npos);
+
+    const ToolResult list = run_tool({"list", "--dir", dir, "--long"});
+    CHECK(list.status() == 5);
+    CHECK(list.out.find("good") != std::string::npos);
+    CHECK(list.out.find("junk") != std::string::npos);
+    CHECK(list.err.find("junk") != std::string::npos);
 }
 
 }  // namespace shmbus::test::cli
