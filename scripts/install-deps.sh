@@ -11,7 +11,8 @@ packages=(
   clang libclang-rt-14-dev strace procps util-linux psmisc
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(libzmq3-dev iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev gnuplot-nox linux-perf)
+  packages+=(libzmq3-dev iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev gnuplot-nox linux-perf
+             python3 valgrind)
 fi
 
 missing=()
