@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# CI's benchmark smoke run: every peer once, with small counts, checking correctness only
+# (every record arrives once, in order, with the right length; every process exits cleanly).
+# It asserts nothing about timing. A few minutes on a small machine.
+#
+#   bench/smoke.sh          (scripts/test.sh runs it when present)
+# Env: JOBS (parallel build jobs, default: number of CPUs).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+
+"$root/scripts/install-deps.sh" --bench
+build="$root/build-bench-smoke"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSHMBUS_BUILD_BENCH=ON \
+      -DSHMBUS_BUILD_TESTS=OFF -DSHMBUS_BUILD_DAEMON=OFF >/dev/null
+cmake --build "$build" -j "${JOBS:-$(nproc)}" --target shmbus_harness shmbus_cli
+harness="$build/bench/shmbus-harness"
+cli="$build/client/cli/shmbus"
+
+# Both CPUs named by the cases must exist; on one CPU everything shares CPU 0.
+cpu_b=1
+(($(nproc) < 2)) && cpu_b=0
+failures=0
+check() {
+  local what=$1; shift
+  if "$harness" --writer-cpus 0 --reader-cpus "$cpu_b" --timeout 120 "$@" >/dev/null; then
+    echo "ok    $what"
+  else
+    echo "FAIL  $what"
+    failures=$((failures + 1))
+  fi
+}
+
+peers_that_sleep=(shmbus unix pipe mq boost-mq zeromq)
+check "reference pingpong" --peer reference --case pingpong --count 2000 --warmup 200
+check "reference stream" --peer reference --case stream --count 100000
+check "shmbus pingpong spin" --peer shmbus --case pingpong --count 2000 --warmup 200
+check "shmbus stream batch" --peer shmbus --case stream --count 100000 --api batch
+check "shmbus stream single 4 KiB" --peer shmbus --case stream --count 20000 --size 4096
+for peer in "${peers_that_sleep[@]}"; do
+  check "$peer pingpong sleep" --peer "$peer" --case pingpong --mode sleep --count 1000 --warmup 100
+  check "$peer stream sleep" --peer "$peer" --case stream --mode sleep --count 20000
+done
+check "shmbus stream 64 KiB" --peer shmbus --case stream --mode sleep --count 2000 --size 65536
+for peer in shmbus pipe unix; do
+  check "$peer fan-out 2" --peer "$peer" --case stream --mode sleep --count 10000 --readers 2
+  check "$peer fan-in 2" --peer "$peer" --case stream --mode sleep --count 10000 --writers 2
+done
+check "shmbus publisher cost, deferred readers" --peer shmbus --case stream --count 10000 \
+  --readers 2 --deferred-readers --capacity 4194304
+check "shmbus capacity 64 KiB, not pre-faulted" --peer shmbus --case stream --count 100000 \
+  --api batch --capacity 65536 --prefault off
+check "topics study (10 topics)" --case topics --topics 10
+check "footprint study" --case footprint
+
+if command -v iox-roudi >/dev/null; then
+  log=$(mktemp)
+  iox-roudi -c "$root/bench/peers/iceoryx_roudi.toml" >"$log" 2>&1 &
+  roudi=$!
+  for _ in $(seq 100); do grep -q "RouDi is ready" "$log" && break; sleep 0.2; done
+  check "iceoryx pingpong spin" --peer iceoryx --case pingpong --count 2000 --warmup 200
+  check "iceoryx pingpong sleep" --peer iceoryx --case pingpong --mode sleep --count 1000 --warmup 100
+  check "iceoryx stream" --peer iceoryx --case stream --count 20000
+  kill -TERM "$roudi"
+  wait "$roudi" || true
+  rm -f "$log"
+else
+  echo "skip  iceoryx: iox-roudi is not installed"
+fi
+
+if [[ -x "$cli" ]] && "$cli" bench --help >/dev/null 2>&1; then
+  for test in latency throughput; do
+    if "$cli" bench --test "$test" --count 5000 --cpus "0,$cpu_b" >/dev/null; then
+      echo "ok    shmbus bench --test $test"
+    else
+      echo "FAIL  shmbus bench --test $test"
+      failures=$((failures + 1))
+    fi
+  done
+fi
+
+if ((failures)); then
+  echo "bench smoke: $failures failure(s)" >&2
+  exit 1
+fi
+echo "bench smoke: all passed"

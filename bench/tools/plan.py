@@ -1,0 +1,165 @@
+"""The cases of a benchmark sweep: which peer, which case, which options.
+
+Each case is a dict of shmbus-harness options plus a 'label' (the row name in the report) and
+a 'group' (the table it belongs to). Counts are chosen so that each case runs for roughly a
+second on a small machine; --quick divides them for a smoke run.
+"""
+
+SPIN_PEERS = ["reference", "shmbus", "shmbus+ts", "iceoryx"]
+SLEEP_PEERS = ["shmbus", "pipe", "mq", "unix", "zeromq", "boost-mq", "iceoryx"]
+FAN_OUT_PEERS = ["shmbus", "pipe", "mq", "unix", "zeromq", "boost-mq", "iceoryx"]
+FAN_IN_PEERS = ["shmbus", "pipe", "mq", "unix", "boost-mq", "iceoryx"]  # zeromq PAIR: one peer
+FAN_SIZES = [2, 4, 8]
+CAPACITIES = [64 << 10, 1 << 20, 16 << 20, 256 << 20, 1 << 30]
+TOPIC_COUNTS = [1, 10, 100, 1000]
+
+# Records per writer in a stream, by size, for peers that move tens of millions a second
+# ("fast") and for those that pay a system call or two per record ("slow").
+STREAM_COUNTS = {
+    "fast": {64: 10_000_000, 4096: 1_000_000, 65536: 100_000},
+    "slow": {64: 1_000_000, 4096: 200_000, 65536: 20_000},
+    "iceoryx": {64: 2_000_000, 4096: 500_000, 65536: 50_000},
+}
+PINGPONG_COUNT = 200_000
+PINGPONG_WARMUP = 20_000
+
+
+def peer_args(name, mode):
+    """Harness options for a row name: 'shmbus+ts' is shmbus with timestamps on."""
+    if name == "shmbus+ts":
+        return {"peer": "shmbus", "mode": mode, "timestamps": "on"}
+    return {"peer": name, "mode": mode, "timestamps": "off"}
+
+
+def speed_class(peer):
+    if peer in ("reference", "shmbus"):
+        return "fast"
+    if peer == "iceoryx":
+        return "iceoryx"
+    return "slow"
+
+
+def latency_cases(scale):
+    cases = []
+    count = max(1000, PINGPONG_COUNT // scale)
+    warmup = max(100, PINGPONG_WARMUP // scale)
+    for size in (64, 4096):
+        for name in SPIN_PEERS:
+            if name == "shmbus+ts" and size != 64:
+                continue
+            cases.append({**peer_args(name, "spin"), "label": name, "group": "latency-spin",
+                          "case": "pingpong", "size": size, "count": count, "warmup": warmup,
+                          "writer-cpus": "0", "reader-cpus": "1"})
+        for name in SLEEP_PEERS:
+            cases.append({**peer_args(name, "sleep"), "label": name, "group": "latency-sleep",
+                          "case": "pingpong", "size": size, "count": count, "warmup": warmup,
+                          "writer-cpus": "0", "reader-cpus": "1"})
+    for name in SLEEP_PEERS:
+        cases.append({**peer_args(name, "sleep"), "label": name, "group": "latency-sleep-one-cpu",
+                      "case": "pingpong", "size": 64, "count": count, "warmup": warmup,
+                      "writer-cpus": "0", "reader-cpus": "0"})
+    return cases
+
+
+def throughput_cases(scale):
+    cases = []
+    rows = [
+        # label, peer, mode, api, timestamps
+        ("reference", "reference", "spin", "single", "off"),
+        ("shmbus batch", "shmbus", "spin", "batch", "off"),
+        ("shmbus single", "shmbus", "spin", "single", "off"),
+        ("shmbus batch +ts", "shmbus", "spin", "batch", "on"),
+        ("shmbus single +ts", "shmbus", "spin", "single", "on"),
+        ("shmbus sleep batch", "shmbus", "sleep", "batch", "off"),
+        ("iceoryx", "iceoryx", "spin", "single", "off"),
+        ("iceoryx sleep", "iceoryx", "sleep", "single", "off"),
+        ("unix", "unix", "sleep", "single", "off"),
+        ("pipe", "pipe", "sleep", "single", "off"),
+        ("mq", "mq", "sleep", "single", "off"),
+        ("zeromq", "zeromq", "sleep", "single", "off"),
+        ("boost-mq", "boost-mq", "sleep", "single", "off"),
+    ]
+    for size in (64, 4096, 65536):
+        for label, peer, mode, api, timestamps in rows:
+            if "+ts" in label and size != 64:
+                continue
+            if peer == "mq" and size > 8192:
+                continue  # beyond Linux's default msgsize_max (8192): see the report
+            count = max(1000, STREAM_COUNTS[speed_class(peer)][size] // scale)
+            cases.append({"label": label, "group": "throughput", "peer": peer, "mode": mode,
+                          "api": api, "timestamps": timestamps, "case": "stream", "size": size,
+                          "count": count, "writer-cpus": "0", "reader-cpus": "1"})
+    return cases
+
+
+def fan_cases(scale):
+    cases = []
+    for n in FAN_SIZES:
+        for name in FAN_OUT_PEERS:
+            count = max(1000, (1_000_000 if name == "shmbus" else 200_000) // scale)
+            cases.append({**peer_args(name, "sleep"), "label": name, "group": "fan-out",
+                          "api": "batch" if name == "shmbus" else "single",
+                          "case": "stream", "size": 64, "count": count, "readers": n,
+                          "writer-cpus": "0", "reader-cpus": "1"})
+        for name in FAN_IN_PEERS:
+            total = 1_000_000 if name == "shmbus" else 200_000
+            count = max(1000, total // n // scale)
+            cases.append({**peer_args(name, "sleep"), "label": name, "group": "fan-in",
+                          "api": "batch" if name == "shmbus" else "single",
+                          "case": "stream", "size": 64, "count": count, "writers": n,
+                          "writer-cpus": "0", "reader-cpus": "1"})
+    # The publisher's own cost with N subscribers attached and none asleep: readers start
+    # after the writer has finished, so the 64 MiB ring must hold every record.
+    for n in [1] + FAN_SIZES:
+        for api in ("batch", "single"):
+            cases.append({"label": f"shmbus {api}", "group": "publisher-cost", "peer": "shmbus",
+                          "mode": "spin", "api": api, "timestamps": "off", "case": "stream",
+                          "size": 64, "count": max(1000, 500_000 // scale), "readers": n,
+                          "deferred-readers": True, "capacity": 64 << 20,
+                          "writer-cpus": "0", "reader-cpus": "1"})
+    return cases
+
+
+def scaling_cases(scale):
+    cases = []
+    for capacity in CAPACITIES:
+        frames = capacity // 96  # 64-byte records take 96-byte frames
+        count = max(4_000_000, frames * 6 // 5) // scale
+        for prefault in ("on", "off"):
+            cases.append({"label": "shmbus batch", "group": "capacity", "peer": "shmbus",
+                          "mode": "spin", "api": "batch", "timestamps": "off", "case": "stream",
+                          "size": 64, "count": max(1000, count), "capacity": capacity,
+                          "prefault": prefault, "writer-cpus": "0", "reader-cpus": "1"})
+        cases.append({"label": "reference", "group": "capacity", "peer": "reference",
+                      "mode": "spin", "case": "stream", "size": 64, "count": max(1000, count),
+                      "capacity": capacity, "prefault": "on", "writer-cpus": "0",
+                      "reader-cpus": "1"})
+    for topics in TOPIC_COUNTS:
+        cases.append({"label": "shmbus", "group": "topics", "peer": "shmbus", "case": "topics",
+                      "topics": topics, "writer-cpus": "0", "timestamps": "off"})
+    cases.append({"label": "shmbus", "group": "footprint", "peer": "shmbus", "case": "footprint",
+                  "reader-cpus": "1"})
+    return cases
+
+
+def full_plan(scale=1, only=None):
+    """Every case of one run, iceoryx cases last (RouDi runs only while they do)."""
+    cases = latency_cases(scale) + throughput_cases(scale) + fan_cases(scale) + \
+        scaling_cases(scale)
+    if only:
+        cases = [c for c in cases if only(c)]
+    return [c for c in cases if c["peer"] != "iceoryx"] + \
+        [c for c in cases if c["peer"] == "iceoryx"]
+
+
+def harness_arguments(case):
+    """The command-line options of shmbus-harness for a case."""
+    args = []
+    for key, value in case.items():
+        if key in ("group",):
+            continue
+        if value is True:
+            args.append(f"--{key}")
+        else:
+            args += [f"--{key}", str(value)]
+    return args

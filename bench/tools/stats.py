@@ -1,0 +1,75 @@
+"""Results of a sweep, grouped: one configuration, its values over the runs, and ratios to the
+reference measured in the same run."""
+
+import json
+import statistics
+
+KEY_FIELDS = ("group", "label", "case", "size", "writers", "readers", "writer_cpus",
+              "reader_cpus", "capacity", "prefault", "topics")
+
+
+def load(path, include_disturbed=False):
+    """The usable results: finished, checked, and (unless asked) not disturbed by other
+    work."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            row = json.loads(line)
+            usable = include_disturbed or not row.get("disturbed")
+            if row.get("ok") and usable and row.get("errors", 0) == 0:
+                rows.append(row)
+    return rows
+
+
+def key_of(row, **override):
+    key = {field: row.get(field) for field in KEY_FIELDS}
+    key.update(override)
+    return tuple(sorted(key.items()))
+
+
+class Results:
+    def __init__(self, rows):
+        self.rows = rows
+        self.by_key = {}
+        for row in rows:
+            self.by_key.setdefault(key_of(row), {})[row["run"]] = row
+
+    def find(self, **fields):
+        """Per-run rows of the configuration with these fields (others: any)."""
+        for key, runs in self.by_key.items():
+            values = dict(key)
+            if all(values.get(k) == v for k, v in fields.items()):
+                yield values, runs
+
+    def one(self, **fields):
+        found = list(self.find(**fields))
+        return found[0][1] if found else {}
+
+    @staticmethod
+    def values(runs, metric):
+        return [row[metric] for row in runs.values() if row.get(metric) is not None]
+
+    @staticmethod
+    def summary(runs, metric):
+        """(median, min, max, n) of a metric over the runs, or None."""
+        values = Results.values(runs, metric)
+        if not values:
+            return None
+        return statistics.median(values), min(values), max(values), len(values)
+
+    @staticmethod
+    def ratio(runs, reference_runs, metric, invert=False):
+        """Median over runs of value / reference (same run), with min and max."""
+        ratios = []
+        for run, row in runs.items():
+            reference = reference_runs.get(run)
+            if reference is None or not row.get(metric) or not reference.get(metric):
+                continue
+            value = row[metric] / reference[metric]
+            ratios.append(1 / value if invert else value)
+        if not ratios:
+            return None
+        return statistics.median(ratios), min(ratios), max(ratios), len(ratios)
