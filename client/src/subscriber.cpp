@@ -150,8 +150,14 @@ Subscriber::Step Subscriber::read_copied(std::uint64_t& position, Record& record
                 position = recover_from_lap(position);
                 return Step::kMoved;
             }
-            position = skip_corrupt(position);
-            return Step::kMoved;
+            {
+                // As in place: report a corrupt frame once it is skipped; until a frame after
+                // it vouches for itself, stay, and let the poll end.
+                const std::uint64_t next = skip_corrupt(position);
+                if (next == position) return Step::kCaughtUp;
+                position = next;
+                return Step::kSkippedCorrupt;
+            }
         case ring::FrameKind::kRecord: break;
     }
     // The seqlock read: copy everything out, then check that no publisher claimed as far as

@@ -118,7 +118,7 @@ public:
     [[nodiscard]] const Topic& topic() const noexcept { return topic_; }
 
 private:
-    enum class Step : std::uint8_t { kRecord, kSkipped, kCaughtUp, kMoved };
+    enum class Step : std::uint8_t { kRecord, kSkipped, kSkippedCorrupt, kCaughtUp, kMoved };
 
     static constexpr std::size_t kMaxSkipsPerPoll = 4096;
 
@@ -239,6 +239,7 @@ PollResult Subscriber::poll(Handler&& handler, std::size_t limit) {
         Record record;
         const Step step = read_copied(position, record);
         if (step == Step::kCaughtUp) break;
+        if (step == Step::kSkippedCorrupt) result.status = Status::kCorrupt;
         if (step == Step::kRecord) {
             account(record.sequence);
             handler(record);
