@@ -61,7 +61,7 @@ TEST_CASE("1000 records published before a daemon restart are all still there af
 
     // The same through the command-line tool, when the build has it.
     if (const auto cli = cli_path()) {
-        const Run run = run_program(*cli, {"sub", "--dir", bus.path().string(), "--from",
+        const Run run = run_program(*cli, {"--dir", bus.path().string(), "sub", "--from",
                                            "earliest", "--count", "1000", "durable"});
         CHECK_MESSAGE(run.status == 0, run.output);
         std::string lines;
