@@ -80,12 +80,13 @@ void SupervisedTopic::reclaim() {
     const ring::TopicView& view = topic_.view();
     const std::string& topic = name();
     ring::reclaim_dead_subscribers(view, topic_.state_fd(), [&](const ring::ReclaimedSlot& slot) {
-        spdlog::info("topic '{}': reclaimed subscriber slot {}: pid {} ({}) died at position {}",
-                     topic, slot.index, slot.pid, describe_user(slot.uid), slot.position);
+        spdlog::info(
+            "topic '{}': reclaimed subscriber slot {}: pid {}, user {}, died at position {}", topic,
+            slot.index, slot.pid, describe_user(slot.uid), slot.position);
     });
     ring::reclaim_dead_publishers(view, topic_.records_fd(), [&](const ring::ReclaimedSlot& slot) {
-        spdlog::info("topic '{}': reclaimed publisher slot {}: pid {} ({}) died", topic, slot.index,
-                     slot.pid, describe_user(slot.uid));
+        spdlog::info("topic '{}': reclaimed publisher slot {}: pid {}, user {}, died", topic,
+                     slot.index, slot.pid, describe_user(slot.uid));
     });
 }
 
@@ -182,7 +183,8 @@ void SupervisedTopic::evict_stalled(const TopicSettings& settings, Clock::time_p
             }
         }
         spdlog::warn(
-            "topic '{}': evicted subscriber slot {}: pid {} ({}) stalled publishers for {:.1f} s "
+            "topic '{}': evicted subscriber slot {}: pid {}, user {}, stalled publishers for "
+            "{:.1f} s "
             "(evict_after {}), {} bytes{} behind the tail at position {}",
             name(), verdict.slot, pid, describe_user(uid), seconds(verdict.stalled_for),
             format_duration(settings.slow_subscriber.evict_after), lag, records, verdict.position);

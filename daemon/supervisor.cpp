@@ -143,7 +143,7 @@ shmbus::control::Reply Supervisor::handle_request(const shmbus::control::CreateR
     using shmbus::ErrorCode;
     const std::filesystem::path& dir = config_.directory;
     if (auto problem = shmbus::topic_name_problem(request.name)) {
-        spdlog::info("refused a topic request from pid {} ({}): {}", peer.pid,
+        spdlog::info("refused a topic request from pid {}, user {}: {}", peer.pid,
                      describe_user(peer.uid), *problem);
         return refusal(ErrorCode::kInvalidArgument, *problem);
     }
@@ -195,11 +195,11 @@ shmbus::control::Reply Supervisor::handle_request(const shmbus::control::CreateR
         shmbus::create_topic(dir, request.name, topic_options(settings));
     } catch (const shmbus::Error& error) {
         if (error.code() == ErrorCode::kExists) return answer_existing();  // lost a race
-        spdlog::warn("cannot create {} for pid {} ({}): {}", topic, peer.pid,
+        spdlog::warn("cannot create {} for pid {}, user {}: {}", topic, peer.pid,
                      describe_user(peer.uid), error.what());
         throw;
     }
-    spdlog::info("created topic '{}' for pid {} ({}): capacity {}, max record {}, {} policy",
+    spdlog::info("created topic '{}' for pid {}, user {}: capacity {}, max record {}, {} policy",
                  request.name, peer.pid, describe_user(peer.uid), format_size(settings.capacity),
                  format_size(settings.max_record_size),
                  settings.policy == shmbus::Policy::kBlock ? "block" : "overwrite");
