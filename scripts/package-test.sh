@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The .deb, end to end, as CI runs it: on a Debian 12 machine, as root, after
+# scripts/install-deps.sh.
+#
+#   1. build shmbus with prefix /usr and `cpack -G DEB`          build-package/shmbus_*.deb
+#   2. apt-get install ./shmbus_*.deb                             (the user shmbus is created)
+#   3. the installed shmbusd --version, and checks of what the package installed
+#   4. build examples/ from /usr/share/doc/shmbus/examples twice: with find_package(shmbus) and
+#      with pkg-config
+#   5. run the installed shmbusd (as the user shmbus, with the installed configuration) and
+#      exchange records between the examples and the installed shmbus CLI, both ways
+#   6. apt-get purge shmbus, and check it is gone
+#
+# Leaves the machine as it found it (but for the user shmbus, which Debian never removes).
+# Env: JOBS (parallel build jobs, default: number of CPUs), KEEP_PACKAGE=1 (skip step 6).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+build=$root/build-package
+work=$(mktemp -d /tmp/shmbus-package-test.XXXXXX)
+jobs=${JOBS:-$(nproc)}
+daemon_pid=""
+installed=0
+
+step() { printf '\n=== package-test: %s\n' "$*"; }
+fail() { echo "package-test: FAIL: $*" >&2; exit 1; }
+
+cleanup() {
+  local status=$?
+  if [[ -n "$daemon_pid" ]] && kill -0 "$daemon_pid" 2>/dev/null; then
+    kill "$daemon_pid" 2>/dev/null || true
+    wait "$daemon_pid" 2>/dev/null || true
+  fi
+  if ((installed)) && [[ "${KEEP_PACKAGE:-0}" != 1 ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq shmbus >/dev/null 2>&1 || true
+  fi
+  if ((status != 0)) && [[ -f "$work/shmbusd.log" ]]; then
+    echo "--- shmbusd's log:" >&2
+    cat "$work/shmbusd.log" >&2
+  fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+
+[[ $(id -u) -eq 0 ]] || fail "run as root: it installs and removes a package"
+if dpkg-query -W -f='${Status}' shmbus 2>/dev/null | grep -q "install ok installed"; then
+  fail "shmbus is already installed; remove it first (apt-get purge shmbus)"
+fi
+
+step "building the .deb"
+rm -rf "$build"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
+      -DSHMBUS_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" -j "$jobs"
+(cd "$build" && cpack -G DEB)
+deb=$(ls "$build"/shmbus_*.deb)
+dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
+
+step "apt-get install ./$(basename "$deb")"
+(cd "$build" && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "./$(basename "$deb")")
+installed=1
+
+step "the installed package"
+command -v shmbusd | grep -qx /usr/bin/shmbusd || fail "shmbusd is not /usr/bin/shmbusd"
+shmbusd --version
+shmbusd --version | grep -q "^shmbusd $(sed -nE 's/^project\(shmbus VERSION ([0-9.]+).*/\1/p' "$root/CMakeLists.txt")" ||
+  fail "shmbusd --version does not report the project's version"
+command -v shmbus >/dev/null || fail "the shmbus CLI is not installed"
+getent passwd shmbus >/dev/null || fail "the user shmbus was not created"
+getent group shmbus >/dev/null || fail "the group shmbus was not created"
+[[ -d /run/shmbus && "$(stat -c %U /run/shmbus)" == shmbus ]] || fail "/run/shmbus is missing or not shmbus's"
+for file in /usr/lib/systemd/system/shmbusd.service /usr/lib/sysusers.d/shmbus.conf \
+            /usr/lib/tmpfiles.d/shmbus.conf /etc/shmbus/shmbusd.toml \
+            /usr/include/shmbus/shmbus.hpp /usr/share/doc/shmbus/CONFIG.md \
+            /usr/share/doc/shmbus/SERVICE.md /usr/share/doc/shmbus/examples/pubsub.cpp; do
+  [[ -f "$file" ]] || fail "$file was not installed"
+done
+dpkg-query -W -f='${Conffiles}\n' shmbus | grep -q /etc/shmbus/shmbusd.toml ||
+  fail "/etc/shmbus/shmbusd.toml is not a conffile"
+systemd-analyze verify /usr/lib/systemd/system/shmbusd.service
+shmbusd --config /etc/shmbus/shmbusd.toml --check-config
+pkg-config --modversion shmbus
+
+step "building the example with find_package(shmbus)"
+cp -r /usr/share/doc/shmbus/examples "$work/examples"
+cmake -S "$work/examples" -B "$work/cmake-build" >/dev/null
+cmake --build "$work/cmake-build"
+example_cmake=$work/cmake-build/shmbus-example
+
+step "building the example with pkg-config"
+mkdir "$work/make-build"
+make -C "$work/make-build" -f "$work/examples/Makefile"
+example_make=$work/make-build/shmbus-example
+# Both link the installed shared library, nothing from the source tree.
+ldd "$example_cmake" | grep -q "libshmbus.so.0 => /usr/lib/" || fail "the find_package build does not use the installed libshmbus"
+ldd "$example_make" | grep -q "libshmbus.so.0 => /usr/lib/" || fail "the pkg-config build does not use the installed libshmbus"
+
+step "records between the examples and the installed CLI, through the installed shmbusd"
+bus=$work/bus
+mkdir "$bus"
+chown shmbus:shmbus "$bus"
+chmod 0755 "$work"
+# As the service runs it: the user shmbus, the installed configuration.
+setpriv --reuid=shmbus --regid=shmbus --init-groups --inh-caps=-all \
+  /usr/bin/shmbusd --config /etc/shmbus/shmbusd.toml --dir "$bus" >"$work/shmbusd.log" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 100); do
+  grep -q "ready:" "$work/shmbusd.log" && break
+  kill -0 "$daemon_pid" 2>/dev/null || fail "shmbusd exited"
+  sleep 0.1
+done
+grep -q "ready:" "$work/shmbusd.log" || fail "shmbusd did not become ready"
+export SHMBUS_DIR=$bus
+
+# The example asks the daemon for the topic (open_or_create) and publishes; the CLI reads.
+"$example_cmake" pub to-cli 100
+[[ "$(stat -c %U "$bus/to-cli/records")" == shmbus ]] || fail "the daemon did not create topic to-cli"
+received=$(timeout 30 shmbus sub --from earliest --count 100 to-cli)
+expected=$(for i in $(seq 0 99); do echo "hello $i"; done)
+[[ "$received" == "$expected" ]] || fail "shmbus sub did not receive what the example published"
+echo "example (find_package) -> shmbus sub: 100 records"
+
+# The CLI asks the daemon for a topic and publishes; the other example reads.
+shmbus create from-cli
+seq 1 100 | sed 's/^/record /' | shmbus pub from-cli
+received=$(timeout 30 "$example_make" sub from-cli 100)
+expected=$(seq 1 100 | sed 's/^/record /')
+[[ "$received" == "$expected" ]] || fail "the example did not receive what shmbus pub published"
+echo "shmbus pub -> example (pkg-config): 100 records"
+
+shmbus stat to-cli
+kill "$daemon_pid"
+wait "$daemon_pid" || fail "shmbusd did not exit 0 on SIGTERM"
+daemon_pid=""
+
+if [[ "${KEEP_PACKAGE:-0}" == 1 ]]; then
+  step "done (KEEP_PACKAGE=1: shmbus stays installed)"
+  exit 0
+fi
+step "apt-get purge shmbus"
+DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq shmbus >/dev/null
+installed=0
+[[ ! -e /usr/bin/shmbusd && ! -e /usr/include/shmbus && ! -e /etc/shmbus/shmbusd.toml ]] ||
+  fail "files were left behind after the purge"
+step "all package checks passed"
