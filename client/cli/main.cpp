@@ -111,7 +111,8 @@ int run_tool(int argc, char** argv) {
     std::string dir;
     CLI::Option* dir_flag =
         app.add_option("--dir", dir, "Bus directory (default: $SHMBUS_DIR, else /run/shmbus)")
-            ->type_name("DIR");
+            ->type_name("DIR")
+            ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
     std::vector<Subcommand> subcommands;
     for (const CommandEntry& entry : registered_commands()) {
