@@ -39,6 +39,7 @@ struct CommandLine {
     std::string label;
     int run = 0;
     unsigned timeout_s = 300;
+    unsigned daemon_interval_ms = 250;
 };
 
 bool on_off(const std::string& option, const std::string& value) {
@@ -69,6 +70,9 @@ void define(CLI::App& app, CommandLine& line) {
     app.add_option("--capacity", o.peer_options.capacity, "Bytes of buffering per link");
     app.add_option("--scratch", o.scratch_root, "Where the case's files go (default /dev/shm)");
     app.add_option("--timeout", line.timeout_s, "Seconds before a case is abandoned");
+    app.add_option("--daemon", o.daemon, "shmbusd binary: supervise the case's topics with it");
+    app.add_option("--daemon-interval-ms", line.daemon_interval_ms,
+                   "The daemon's check interval in milliseconds");
     app.add_option("--output", line.output, "Append the result line to this file");
     app.add_option("--label", line.label, "A name for this configuration in the report");
     app.add_option("--run", line.run, "Which run of the sweep this is");
@@ -89,6 +93,7 @@ void resolve(CommandLine& line) {
     o.peer_options.timestamps = on_off("--timestamps", line.timestamps);
     o.peer_options.prefault = on_off("--prefault", line.prefault);
     o.timeout = std::chrono::seconds(line.timeout_s);
+    o.daemon_interval = std::chrono::milliseconds(line.daemon_interval_ms);
     if (o.size < kMinRecordSize) throw std::invalid_argument("--size: at least 16 bytes");
     if (o.count == 0) throw std::invalid_argument("--count: at least 1");
 }
@@ -125,7 +130,9 @@ int run(const CommandLine& line) {
         .add("writers", static_cast<std::uint64_t>(o.writers))
         .add("readers", static_cast<std::uint64_t>(o.readers))
         .add("writer_cpus", line.writer_cpus)
-        .add("reader_cpus", line.reader_cpus);
+        .add("reader_cpus", line.reader_cpus)
+        .add("daemon_interval_ms",
+             o.daemon.empty() ? std::uint64_t{0} : std::uint64_t{line.daemon_interval_ms});
     CaseScratch scratch(o);
     CaseOutcome outcome = run_case(o, scratch);
     std::string failures;

@@ -27,6 +27,8 @@ struct CaseOptions {
     std::size_t topics = 1;           // topics study
     PeerOptions peer_options;
     std::chrono::seconds timeout{300};
+    std::filesystem::path daemon;                    // shmbusd to supervise the case, if set
+    std::chrono::milliseconds daemon_interval{250};  // its check interval
     std::filesystem::path scratch_root = "/dev/shm";
 };
 

@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <memory>
+
+#include "cases/supervising_daemon.hpp"
 #include "core/machine_activity.hpp"
 
 namespace shmbus::bench {
@@ -13,7 +16,7 @@ constexpr std::chrono::seconds kAbortGrace{5};
 }  // namespace
 
 void CaseOutcome::finish(ChildProcesses& children, std::uint32_t processes,
-                         std::chrono::nanoseconds timeout) {
+                         const CaseOptions& options, const std::filesystem::path& directory) {
     if (!control.wait_for_arrivals(processes, kLongestSetup,
                                    [&children] { return children.all_running(); })) {
         control.release(Phase::kAbort);
@@ -21,14 +24,28 @@ void CaseOutcome::finish(ChildProcesses& children, std::uint32_t processes,
         if (failures.empty()) failures.push_back("the processes never all reached the start line");
         return;
     }
+    std::unique_ptr<SupervisingDaemon> daemon;
+    if (!options.daemon.empty()) {
+        try {
+            daemon = std::make_unique<SupervisingDaemon>(options.daemon, directory,
+                                                         options.daemon_interval);
+        } catch (const std::exception& error) {
+            control.release(Phase::kAbort);
+            failures = children.wait_all(kAbortGrace);
+            failures.push_back(error.what());
+            return;
+        }
+    }
+    const std::uint64_t daemon_before = daemon ? daemon->cpu_ns() : 0;
     const LoadAverage load_before = read_load_average();
     const CpuTicks before = read_cpu_ticks();
     control.release(Phase::kGo);
-    failures = children.wait_all(timeout);
+    failures = children.wait_all(options.timeout);
     const CpuTicks after = read_cpu_ticks();
     const LoadAverage load_after = read_load_average();
+    const std::uint64_t daemon_cpu = daemon ? daemon->cpu_ns() - daemon_before : 0;
 
-    std::uint64_t measured_cpu = 0;
+    std::uint64_t measured_cpu = daemon_cpu;
     for (std::size_t i = 0; i < processes; ++i) {
         measured_cpu += control.report(i).user_ns + control.report(i).system_ns;
     }
@@ -41,6 +58,7 @@ void CaseOutcome::finish(ChildProcesses& children, std::uint32_t processes,
         .add("foreign_cpu_ns", foreign)
         .add("foreign_share", capacity > 0 ? static_cast<double>(foreign) / capacity : 0.0)
         .add("steal_ns", after.steal_ns - before.steal_ns)
+        .add("daemon_cpu_ns", daemon_cpu)
         .add("load1_start", load_before.one)
         .add("load1_end", load_after.one);
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cases/case_options.hpp"
 #include "core/child_processes.hpp"
 #include "core/control_block.hpp"
 #include "core/json_line.hpp"
@@ -17,13 +18,14 @@ struct CaseOutcome {
     JsonLine line;
     std::vector<std::string> failures;
 
-    /// Waits until `processes` arrived at the start line, lets them go, and waits for all to
-    /// exit (at most `timeout`). Adds the machine's activity during the run to `line`:
-    /// window_ns, foreign_cpu_ns (CPU time used by anything but the measured phases of this
-    /// case's processes), foreign_share (that, as a share of all CPUs' time), steal_ns, and
-    /// the one-minute load average before and after.
-    void finish(ChildProcesses& children, std::uint32_t processes,
-                std::chrono::nanoseconds timeout);
+    /// Waits until `processes` arrived at the start line, starts shmbusd on `directory` if
+    /// options.daemon names it, lets them go, and waits for all to exit (at most
+    /// options.timeout). Adds the machine's activity during the run to `line`: window_ns,
+    /// foreign_cpu_ns (CPU time used by anything but the measured phases of this case's
+    /// processes and its daemon), foreign_share (that, as a share of all CPUs' time), steal_ns,
+    /// daemon_cpu_ns, and the one-minute load average before and after.
+    void finish(ChildProcesses& children, std::uint32_t processes, const CaseOptions& options,
+                const std::filesystem::path& directory);
 };
 
 }  // namespace shmbus::bench

@@ -92,7 +92,7 @@ CaseOutcome run_pingpong(const CaseOptions& options, const CaseScratch& scratch)
         report.errors = check.errors() + (check.received() == total ? 0 : 1);
         report.latency = recorder.summarize(clock, 2.0);
     });
-    outcome.finish(children, 2, options.timeout);
+    outcome.finish(children, 2, options, scratch.directory());
 
     const ProcessReport& ping = outcome.control.report(kPing);
     const ProcessReport& pong = outcome.control.report(kPong);

@@ -122,7 +122,8 @@ CaseOutcome run_stream(const CaseOptions& options, const CaseScratch& scratch) {
             if (options.deferred_readers) outcome.control.release(Phase::kDrain);
         });
     }
-    outcome.finish(children, static_cast<std::uint32_t>(writers + readers), options.timeout);
+    outcome.finish(children, static_cast<std::uint32_t>(writers + readers), options,
+                   scratch.directory());
 
     std::uint64_t start = ~std::uint64_t{0}, writers_end = 0, end = 0, writer_cpu = 0,
                   reader_cpu = 0, errors = 0, writer_faults = 0, reader_faults = 0,

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <stdexcept>
@@ -55,8 +56,9 @@ void ChildProcesses::spawn(std::size_t index, const std::function<void(ProcessRe
             std::snprintf(report.error, sizeof(report.error), "unknown exception");
             status = 1;
         }
-        std::fflush(nullptr);
-        ::_exit(status);
+        // exit, not _exit: libraries that registered this process with a daemon (iceoryx's
+        // runtime with RouDi) deregister in their static destructors.
+        std::exit(status);
     }
     children_.push_back({pid, index, false, 0});
 }

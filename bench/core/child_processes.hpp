@@ -1,5 +1,5 @@
 // The measured processes of one case: forked from the driver, each running one body and
-// leaving through _exit, with any failure written into its report for the driver to print.
+// leaving through exit, with any failure written into its report for the driver to print.
 #pragma once
 
 #include <sys/types.h>

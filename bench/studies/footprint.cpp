@@ -96,7 +96,7 @@ CaseOutcome run_footprint(const CaseOptions& options, const CaseScratch& scratch
             report.rss_file_kb = residency.file_kb;
             report.rss_shmem_kb = residency.shmem_kb;
         });
-        outcome.finish(children, 1, options.timeout);
+        outcome.finish(children, 1, options, scratch.directory());
         for (const std::string& failure : outcome.failures)
             total.failures.push_back(failure);
         const ProcessReport& report = outcome.control.report(0);

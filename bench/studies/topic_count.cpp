@@ -129,7 +129,7 @@ CaseOutcome run_topic_count(const CaseOptions& options, const CaseScratch& scrat
         outcome.control.await(Phase::kGo, options.timeout);
         measure(options, scratch, report);
     });
-    outcome.finish(children, 1, options.timeout);
+    outcome.finish(children, 1, options, scratch.directory());
     const ProcessReport& report = outcome.control.report(0);
     const double topics = static_cast<double>(options.topics);
     outcome.line.add("topics", options.topics)

@@ -5,6 +5,8 @@ a 'group' (the table it belongs to). Counts are chosen so that each case runs fo
 second on a small machine; --quick divides them for a smoke run.
 """
 
+import os
+
 SPIN_PEERS = ["reference", "shmbus", "shmbus+ts", "iceoryx"]
 SLEEP_PEERS = ["shmbus", "pipe", "mq", "unix", "zeromq", "boost-mq", "iceoryx"]
 FAN_OUT_PEERS = ["shmbus", "pipe", "mq", "unix", "zeromq", "boost-mq", "iceoryx"]
@@ -108,6 +110,23 @@ def fan_cases(scale):
                           "api": "batch" if name == "shmbus" else "single",
                           "case": "stream", "size": 64, "count": count, "writers": n,
                           "writer-cpus": "0", "reader-cpus": "1"})
+    # Spinning readers need a CPU each: only on machines with 16 CPUs or more, recorded as
+    # groups of their own.
+    if (os.cpu_count() or 1) >= 16:
+        for n in FAN_SIZES:
+            others = ",".join(str(cpu) for cpu in range(1, n + 1))
+            for name in ("reference", "shmbus", "iceoryx"):
+                count = max(1000, 2_000_000 // scale)
+                cases.append({**peer_args(name, "spin"), "label": name, "group": "fan-out-spin",
+                              "api": "batch" if name == "shmbus" else "single",
+                              "case": "stream", "size": 64, "count": count, "readers": n,
+                              "writer-cpus": "0", "reader-cpus": others})
+                if name == "reference":
+                    continue  # one writer per ring
+                cases.append({**peer_args(name, "spin"), "label": name, "group": "fan-in-spin",
+                              "api": "batch" if name == "shmbus" else "single",
+                              "case": "stream", "size": 64, "count": max(1000, count // n),
+                              "writers": n, "writer-cpus": others, "reader-cpus": "0"})
     # The publisher's own cost with N subscribers attached and none asleep: readers start
     # after the writer has finished, so the 64 MiB ring must hold every record.
     for n in [1] + FAN_SIZES:
@@ -142,10 +161,30 @@ def scaling_cases(scale):
     return cases
 
 
-def full_plan(scale=1, only=None):
+def daemon_cases(scale, daemon):
+    """shmbus with and without shmbusd supervising its topics: the daemon is never on the data
+    path. Long enough runs to span many of its checks."""
+    if not daemon:
+        return []
+    cases = []
+    for interval in (0, 250, 10):
+        label = "without shmbusd" if interval == 0 else f"shmbusd every {interval} ms"
+        extra = {} if interval == 0 else {"daemon": daemon, "daemon-interval-ms": interval}
+        cases.append({"label": label, "group": "daemon", "peer": "shmbus", "mode": "spin",
+                      "timestamps": "off", "case": "pingpong", "size": 64,
+                      "count": max(1000, 2_000_000 // scale), "warmup": 20_000 // scale,
+                      "writer-cpus": "0", "reader-cpus": "1", **extra})
+        cases.append({"label": label, "group": "daemon", "peer": "shmbus", "mode": "spin",
+                      "api": "batch", "timestamps": "off", "case": "stream", "size": 64,
+                      "count": max(1000, 50_000_000 // scale), "writer-cpus": "0",
+                      "reader-cpus": "1", **extra})
+    return cases
+
+
+def full_plan(scale=1, only=None, daemon=None):
     """Every case of one run, iceoryx cases last (RouDi runs only while they do)."""
     cases = latency_cases(scale) + throughput_cases(scale) + fan_cases(scale) + \
-        scaling_cases(scale)
+        scaling_cases(scale) + daemon_cases(scale, daemon)
     if only:
         cases = [c for c in cases if only(c)]
     return [c for c in cases if c["peer"] != "iceoryx"] + \

@@ -98,6 +98,7 @@ class Report:
         self.command = command
         self.targets = []
         self.chart_rows = {"latency": [], "throughput": []}
+        self.spinning_fans = False
 
     # -- lookups
     def latency(self, group, label, size, cpus=("0", "1")):
@@ -118,7 +119,7 @@ class Report:
     def write(self):
         parts = [self.head(), self.latency_section(), self.throughput_section(),
                  self.fan_section(), self.syscall_section(), self.scaling_section(),
-                 self.cli_section()]
+                 self.daemon_section(), self.cli_section()]
         targets = self.target_section()
         return "\n".join([parts[0], targets] + parts[1:] + [self.analysis_section(),
                                                             self.not_measured()])
@@ -351,6 +352,19 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
                     rows.append([label] + cells)
             text += f"### {group.capitalize()}\n\n"
             text += table(["Peer", "N = 2", "N = 4", "N = 8"], rows) + "\n"
+        for group, field, title in (("fan-out-spin", "readers", "Fan-out, spinning readers"),
+                                    ("fan-in-spin", "writers", "Fan-in, spinning reader")):
+            rows = []
+            for label in ("reference", "shmbus", "iceoryx"):
+                cells = [cell(Results.summary(self.r.one(group=group, label=label,
+                                                         **{field: n}), "msgs_per_s"), rate)
+                         for n in (2, 4, 8)]
+                if any(c != "–" for c in cells):
+                    rows.append([label] + cells)
+            if rows:
+                self.spinning_fans = True
+                text += f"### {title} (one CPU per process)\n\n"
+                text += table(["Peer", "N = 2", "N = 4", "N = 8"], rows) + "\n"
         text += "### The publisher's cost with N subscribers attached, none asleep\n\n" \
                 "The readers attach before the writer starts and read only after it has " \
                 "finished (a 64 MiB ring holds all 500,000 records), so the writer's time per " \
@@ -476,6 +490,42 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
                           rows)
         return text
 
+    def daemon_section(self):
+        text = "\n## The daemon's effect\n\nshmbusd is never on the data path: publishers and " \
+               "subscribers never talk to it. While it supervises a bus directory it checks " \
+               "every topic each `check_interval` (reading slot and header lines, probing " \
+               "slot locks). The same shmbus cases with no daemon, with `shmbusd` at its " \
+               "default interval (250 ms) and at 10 ms, the daemon unpinned as a service " \
+               "runs (64 B, spinning, CPU 0 ↔ 1; 2,000,000 round trips, 50,000,000 " \
+               "records):\n\n"
+        rows = []
+        base_latency = self.r.one(group="daemon", label="without shmbusd", case="pingpong")
+        base_stream = self.r.one(group="daemon", label="without shmbusd", case="stream")
+        for label in ("without shmbusd", "shmbusd every 250 ms", "shmbusd every 10 ms"):
+            latency = self.r.one(group="daemon", label=label, case="pingpong")
+            stream = self.r.one(group="daemon", label=label, case="stream")
+            if not latency and not stream:
+                continue
+            rows.append((label, cell(Results.summary(latency, "p50_ns"), ns),
+                         cell(Results.summary(latency, "p99_ns"), ns),
+                         cell(Results.summary(latency, "p999_ns"), ns),
+                         cell(Results.summary(stream, "msgs_per_s"), rate),
+                         cell(Results.ratio(stream, base_stream, "msgs_per_s"), times),
+                         ns(median(Results.summary(latency, "daemon_cpu_ns")))))
+        if not rows:
+            return text + "Not measured in this sweep.\n"
+        text += table(["", "Latency p50", "p99", "p99.9", "Records/s", "/ without",
+                       "Daemon CPU (latency run)"], rows)
+        default = self.r.one(group="daemon", label="shmbusd every 250 ms", case="pingpong")
+        self.target("Daemon at its default interval: latency p99 / without daemon",
+                    Results.ratio(default, base_latency, "p99_ns"), 1.1, "lower",
+                    "no effect: within 10 %")
+        stream = self.r.one(group="daemon", label="shmbusd every 250 ms", case="stream")
+        self.target("Daemon at its default interval: throughput / without daemon",
+                    Results.ratio(stream, base_stream, "msgs_per_s"), 0.95, "higher",
+                    "no effect: within 5 %")
+        return text
+
     def cli_section(self):
         text = "\n## `shmbus bench` against the harness\n\n`shmbus bench` (the command users " \
                "run) uses the same method as the harness for the same case; its figures, " \
@@ -507,6 +557,8 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
                                                  else "No target was missed.\n")
 
     def not_measured(self):
+        if self.spinning_fans:
+            return ""
         return "\n## Not measured\n\n* Fan-out and fan-in with **spinning** readers: this " \
                "machine has " + str(self.machine.get("cpus")) + " CPUs, and spinning " \
                "readers need one CPU each. The sweep runs them (and records them separately) " \

@@ -5,7 +5,7 @@ import json
 import statistics
 
 KEY_FIELDS = ("group", "label", "case", "size", "writers", "readers", "writer_cpus",
-              "reader_cpus", "capacity", "prefault", "topics")
+              "reader_cpus", "capacity", "prefault", "topics", "daemon_interval_ms")
 
 
 def load(path, include_disturbed=False):

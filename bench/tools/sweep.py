@@ -117,6 +117,7 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--harness", required=True)
     parser.add_argument("--cli", help="the shmbus tool, to compare `shmbus bench` with")
+    parser.add_argument("--daemon", help="shmbusd, to measure its effect on the data path")
     parser.add_argument("--results", required=True)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small counts, no waiting")
@@ -131,7 +132,7 @@ def main():
     with open(os.path.join(args.results, "machine.json"), "w") as f:
         json.dump(describe_machine(root), f, indent=2)
     only = re.compile(args.only) if args.only else None
-    cases = plan.full_plan(scale=100 if args.quick else 1,
+    cases = plan.full_plan(scale=100 if args.quick else 1, daemon=args.daemon,
                            only=(lambda c: bool(only.search(c["group"] + " " + c["label"])))
                            if only else None)
     iceoryx = roudi.Roudi(os.path.join(args.results, "roudi.log"))
