@@ -4,14 +4,14 @@
 // namespace scope:
 //
 //   namespace {
-//   class Bench final : public Command {
+//   class Tail final : public Command {
 //   public:
-//       void define(CLI::App& app) override { app.add_option("topic", topic_)->required(); }
+//       void define(CLI::App& app) override { app.add_option("TOPIC", topic_)->required(); }
 //       ExitStatus run(const Context& context) override { ...; return ExitStatus::kOk; }
 //   private:
 //       std::string topic_;
 //   };
-//   const CommandRegistration registration{"bench", "Measure ...", make_command<Bench>};
+//   const CommandRegistration registration{"tail", "Print ...", make_command<Tail>};
 //   }  // namespace
 //
 // main() gives each registered command its own CLI11 subcommand, parses, and runs the one the
