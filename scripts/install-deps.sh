@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libboost-dev libspdlog-dev libfmt-dev doctest-dev libcli11-dev
-  libtomlplusplus-dev libsystemd-dev systemd
+  libtomlplusplus-dev libsystemd-dev systemd systemd-container
   clang libclang-rt-14-dev strace procps util-linux psmisc
 )
 if [[ "${1:-}" == "--bench" ]]; then
