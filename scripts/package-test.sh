@@ -9,7 +9,9 @@
 #      with pkg-config
 #   5. run the installed shmbusd (as the user shmbus, with the installed configuration) and
 #      exchange records between the examples and the installed shmbus CLI, both ways
-#   6. apt-get purge shmbus, and check it is gone
+#   6. the installed service under a real systemd, hardening in force (scripts/service-test.sh;
+#      it boots systemd in private namespaces where the machine does not run it)
+#   7. apt-get purge shmbus, and check it is gone
 #
 # Leaves the machine as it found it (but for the user shmbus, which Debian never removes).
 # Env: JOBS (parallel build jobs, default: number of CPUs), KEEP_PACKAGE=1 (skip step 6).
@@ -93,8 +95,12 @@ mkdir "$work/make-build"
 make -C "$work/make-build" -f "$work/examples/Makefile"
 example_make=$work/make-build/shmbus-example
 # Both link the installed shared library, nothing from the source tree.
-ldd "$example_cmake" | grep -q "libshmbus.so.0 => /usr/lib/" || fail "the find_package build does not use the installed libshmbus"
-ldd "$example_make" | grep -q "libshmbus.so.0 => /usr/lib/" || fail "the pkg-config build does not use the installed libshmbus"
+installed_library=$(readlink -f "$(pkg-config --variable=libdir shmbus)/libshmbus.so.0")
+for example in "$example_cmake" "$example_make"; do
+  linked=$(ldd "$example" | sed -nE 's/.*libshmbus\.so\.0 => ([^ ]+).*/\1/p')
+  [[ -n "$linked" && "$(readlink -f "$linked")" == "$installed_library" ]] ||
+    fail "$example does not use the installed $installed_library (it uses '${linked:-nothing}')"
+done
 
 step "records between the examples and the installed CLI, through the installed shmbusd"
 bus=$work/bus
@@ -133,6 +139,15 @@ shmbus stat to-cli
 kill "$daemon_pid"
 wait "$daemon_pid" || fail "shmbusd did not exit 0 on SIGTERM"
 daemon_pid=""
+
+step "the installed service under systemd, hardening in force"
+rc=0
+"$root/scripts/service-test.sh" || rc=$?
+if ((rc == 77)); then
+  echo "(skipped; see the reason above)"
+elif ((rc != 0)); then
+  fail "scripts/service-test.sh failed"
+fi
 
 if [[ "${KEEP_PACKAGE:-0}" == 1 ]]; then
   step "done (KEEP_PACKAGE=1: shmbus stays installed)"
