@@ -45,6 +45,11 @@ std::vector<StallVerdict> StallDetector::observe(const RingSample& ring,
     return verdicts;
 }
 
+void StallDetector::reset() noexcept {
+    for (Watch& watch : watches_)
+        watch = Watch{};
+}
+
 std::optional<StallDetector::Clock::duration> StallDetector::stalled_for(
     std::uint32_t slot, Clock::time_point now) const {
     if (slot >= watches_.size() || !watches_[slot].stalled_since) return std::nullopt;

@@ -66,6 +66,10 @@ class StallDetector {
                                                     Clock::time_point now,
                                                     Clock::duration evict_after);
 
+    /// Forgets every subscriber: the next observe() starts from scratch. For a topic whose
+    /// policy stopped evicting, so a stall is never timed across a spell of "wait".
+    void reset() noexcept;
+
     /// How long the subscriber in `slot` has been stalling publishers, if it is.
     [[nodiscard]] std::optional<Clock::duration> stalled_for(std::uint32_t slot,
                                                              Clock::time_point now) const;

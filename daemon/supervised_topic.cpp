@@ -72,6 +72,8 @@ void SupervisedTopic::check(const TopicSettings& settings, const Config& config,
     if (topic_.view().policy == format::Policy::kBlock &&
         settings.slow_subscriber.action == SlowSubscriberAction::kEvict) {
         evict_stalled(settings, now);
+    } else {
+        stalls_.reset();
     }
     count();
 }

@@ -91,10 +91,17 @@ void Supervisor::adopt(const std::string& name) {
         const auto [it, inserted] = unusable_.try_emplace(name, message);
         if (inserted || it->second != message) {
             it->second = message;
-            spdlog::error(
-                "cannot supervise {}. The file is left untouched; `shmbusd --reinit {}` "
-                "replaces it (discarding its records)",
-                message, name);
+            if (error.code() == shmbus::ErrorCode::kPermission) {
+                spdlog::error(
+                    "cannot supervise {}. shmbusd needs read-write access to both of a "
+                    "topic's files to reclaim, unblock and evict",
+                    message);
+            } else {
+                spdlog::error(
+                    "cannot supervise {}. The file is left untouched; `shmbusd "
+                    "--reinit {}` replaces it (discarding its records)",
+                    message, name);
+            }
         }
     }
 }

@@ -111,3 +111,16 @@ TEST_CASE("hostile positions beyond the tail or the slot range are ignored") {
         CHECK(detector.observe(ring_behind(kCapacity - 8, true), odd, t0 + i * 100ms, 1s).empty());
     }
 }
+
+TEST_CASE("after a reset, a stall is timed from scratch") {
+    StallDetector detector(8);
+    const auto t0 = StallDetector::Clock::now();
+    const RingSample full = ring_behind(kCapacity - 100, true);
+    CHECK(detector.observe(full, kStuck, t0, 1s).empty());
+    CHECK(detector.observe(full, kStuck, t0 + 100ms, 1s).empty());
+    detector.reset();  // the topic's policy said "wait" for a while
+    CHECK(detector.observe(full, kStuck, t0 + 5s, 1s).empty());
+    CHECK(detector.observe(full, kStuck, t0 + 5100ms, 1s).empty());
+    CHECK(detector.observe(full, kStuck, t0 + 6000ms, 1s).empty());
+    CHECK(detector.observe(full, kStuck, t0 + 6100ms, 1s).size() == 1);
+}
