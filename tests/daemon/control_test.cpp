@@ -1,6 +1,7 @@
 // The control plane end to end: clients asking shmbusd for topics over its socket, the rules
 // that decide who may, and the owner, group and modes the daemon gives what it creates.
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -267,5 +268,22 @@ subscribers = { group = "sys", mode = "0660" }
     CHECK(run_as(*nobody, *sub, {}, refused(publish)) == 13);
     // Anyone else cannot even reach the files: the directory keeps them out.
     CHECK(run_as(*nobody, *nogroup, {}, refused(subscribe)) == 13);
+
+    // A reload applies changed access to the existing topic, records and all.
+    write_file(config, R"(
+[topics.guarded]
+capacity = "64KiB"
+max_record_size = "1KiB"
+publishers = { group = "sys", mode = "0660" }
+subscribers = { group = "sys", mode = "0660" }
+)");
+    daemon.program().signal(SIGHUP);
+    REQUIRE(daemon.wait_for_log("reloaded:"));
+    REQUIRE(::stat((bus.path() / "guarded" / "records").c_str(), &records) == 0);
+    CHECK((records.st_mode & 07777) == 0660);
+    CHECK(records.st_gid == *sub);
+    // Now the subscribers' group may publish too; the record published earlier is still there.
+    CHECK(run_as(*nobody, *sub, {}, publish) == 0);
+    CHECK(shmbus::collect_stats(shmbus::Topic::open(bus.path(), "guarded")).tail_sequence == 2);
     CHECK(daemon.stop()->status == 0);
 }

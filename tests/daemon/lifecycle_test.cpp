@@ -240,8 +240,19 @@ TEST_CASE("only an explicit reinit replaces a topic, and only with no daemon and
         CHECK(refused.status == 1);
         CHECK(contains(refused.output, "has clients attached"));
     }
-    // A new layout in the configuration, applied by the reinit; the old record is gone.
+    // A new layout in the configuration: the daemon says so and keeps the file and its record.
     write_file(config, "[topics.t]\ncapacity = \"16KiB\"\nmax_record_size = \"1KiB\"\n");
+    {
+        Daemon daemon({.dir = bus.path(), .config = config});
+        CHECK(daemon.wait_for_log("capacity is 8 KiB in the file, 16 KiB in the configuration"));
+        CHECK(daemon.wait_for_log("shmbusd --reinit t"));
+        CHECK(daemon.stop()->status == 0);
+        const shmbus::Topic kept = shmbus::Topic::open(bus.path(), "t");
+        CHECK(kept.capacity() == 8 * 1024);
+        shmbus::Subscriber subscriber(kept, {.start = shmbus::StartAt::earliest()});
+        CHECK(subscriber.poll([](const shmbus::Record&) {}).records == 1);
+    }
+    // The reinit applies it; the old record is gone.
     const Run done = run_program(shmbusd_path(), reinit);
     CHECK_MESSAGE(done.status == 0, done.output);
     CHECK(contains(done.output, "reinitialised topic 't'"));
