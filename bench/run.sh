@@ -36,7 +36,7 @@ done
 "$root/scripts/install-deps.sh" --bench
 
 build="$root/build-bench"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -g -DNDEBUG" \
       -DSHMBUS_BUILD_BENCH=ON -DSHMBUS_BUILD_TESTS=OFF -DSHMBUS_BUILD_DAEMON=ON >/dev/null
 cmake --build "$build" -j "${JOBS:-2}" --target shmbus_harness shmbus_cli shmbusd
 

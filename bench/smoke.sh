@@ -21,12 +21,16 @@ cli="$build/client/cli/shmbus"
 cpu_b=1
 (($(nproc) < 2)) && cpu_b=0
 failures=0
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# Runs one case; its output is shown only when it fails.
 check() {
   local what=$1; shift
-  if "$harness" --writer-cpus 0 --reader-cpus "$cpu_b" --timeout 120 "$@" >/dev/null; then
+  if "$harness" --writer-cpus 0 --reader-cpus "$cpu_b" --timeout 120 "$@" >"$work/out" 2>&1; then
     echo "ok    $what"
   else
     echo "FAIL  $what"
+    cat "$work/out"
     failures=$((failures + 1))
   fi
 }
@@ -54,7 +58,7 @@ check "topics study (10 topics)" --case topics --topics 10
 check "footprint study" --case footprint
 
 if command -v iox-roudi >/dev/null; then
-  log=$(mktemp)
+  log="$work/roudi.log"
   iox-roudi -c "$root/bench/peers/iceoryx_roudi.toml" >"$log" 2>&1 &
   roudi=$!
   for _ in $(seq 100); do grep -q "RouDi is ready" "$log" && break; sleep 0.2; done
@@ -63,17 +67,19 @@ if command -v iox-roudi >/dev/null; then
   check "iceoryx stream" --peer iceoryx --case stream --count 20000
   kill -TERM "$roudi"
   wait "$roudi" || true
-  rm -f "$log"
 else
   echo "skip  iceoryx: iox-roudi is not installed"
 fi
 
 if [[ -x "$cli" ]] && "$cli" bench --help >/dev/null 2>&1; then
+  mkdir "$work/bus"
   for test in latency throughput; do
-    if "$cli" bench --test "$test" --count 5000 --cpus "0,$cpu_b" >/dev/null; then
+    if "$cli" --dir "$work/bus" bench --test "$test" --count 5000 --cpus "0,$cpu_b" \
+        >"$work/out" 2>&1; then
       echo "ok    shmbus bench --test $test"
     else
       echo "FAIL  shmbus bench --test $test"
+      cat "$work/out"
       failures=$((failures + 1))
     fi
   done

@@ -27,14 +27,18 @@ void register_process() {
     iox::log::LogManager::GetLogManager().SetDefaultLogLevel(iox::log::LogLevel::kWarn);
     const std::string name = "shmbus-bench-" + std::to_string(::getpid());
     iox::runtime::PoshRuntime::initRuntime(
-        iox::RuntimeName_t(iox::cxx::TruncateToCapacity, name.c_str()));
+        iox::RuntimeName_t(iox::cxx::TruncateToCapacity, name.c_str(), name.size()));
     registered = true;
 }
 
+iox::capro::IdString_t id_of(const std::string& text) {
+    // With the length given: the length-less constructor copies its full capacity from the
+    // pointer, which GCC rightly flags for a short literal.
+    return iox::capro::IdString_t(iox::cxx::TruncateToCapacity, text.c_str(), text.size());
+}
+
 iox::capro::ServiceDescription service_of(const IceoryxPeer::Link& link) {
-    return {iox::capro::IdString_t(iox::cxx::TruncateToCapacity, "shmbus-bench"),
-            iox::capro::IdString_t(iox::cxx::TruncateToCapacity, link.instance().c_str()),
-            iox::capro::IdString_t(iox::cxx::TruncateToCapacity, link.event().c_str())};
+    return {id_of("shmbus-bench"), id_of(link.instance()), id_of(link.event())};
 }
 
 template <typename Ready>

@@ -82,7 +82,13 @@ def run_harness(harness, case, timeout):
 
 
 def run_cli(cli, arguments, timeout):
-    command = [cli, "bench", "--json"] + arguments
+    with tempfile.TemporaryDirectory() as bus:
+        return run_cli_in(cli, ["--dir", bus, "bench", "--json", "--cpus", "0,1"] + arguments,
+                          timeout)
+
+
+def run_cli_in(cli, arguments, timeout):
+    command = [cli] + arguments
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         return {"ok": False, "failures": done.stderr.strip()}
