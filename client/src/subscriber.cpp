@@ -52,8 +52,13 @@ Subscriber::Subscriber(const Topic& topic, const SubscriberOptions& options)
                                 " is not a position of this topic (the tail is at " +
                                 std::to_string(tail.position) + ")");
             }
+            if (options.start.has_sequence()) {
+                expected_sequence_ = options.start.saved_sequence();
+                sequence_known_ = true;
+            }
             if (saved + view_.capacity < tail.position) {
                 start = ring::oldest_intact_position(view_, tail.position);
+                // The gap is counted at the first record read, if the saved sequence is known.
                 lapped_pending_ = true;
                 break;
             }

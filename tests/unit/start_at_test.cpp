@@ -174,3 +174,33 @@ TEST_CASE("a saved position the ring has moved past resumes at the oldest intact
     CHECK(received.front().position >= f.tail() - kCapacity);
     CHECK(received.size() == 63 - oldest);
 }
+
+TEST_CASE("a saved position and sequence the ring has moved past count the gap as lost, exactly") {
+    Fixture f(shmbus::Policy::kOverwrite);
+    shmbus::Subscriber first(f.topic, {.start = StartAt::earliest()});
+    f.publish(3);
+    REQUIRE(shmbus::test::drain(first).size() == 3);
+    const std::uint64_t saved = first.position();
+    const std::uint64_t next_sequence = first.next_sequence();
+    CHECK(next_sequence == 3);
+    f.publish(60);
+
+    shmbus::Subscriber resumed(f.topic, {.start = StartAt::position(saved, next_sequence)});
+    const auto received = shmbus::test::drain(resumed);
+    REQUIRE_FALSE(received.empty());
+    const std::uint64_t oldest = counters_of(received).front();
+    CHECK(resumed.lost() == oldest - 3);
+    CHECK(resumed.lost() + received.size() == 60);
+}
+
+TEST_CASE("a saved position without its sequence resumes without inventing a loss count") {
+    Fixture f(shmbus::Policy::kOverwrite);
+    shmbus::Subscriber first(f.topic, {.start = StartAt::earliest()});
+    f.publish(3);
+    REQUIRE(shmbus::test::drain(first).size() == 3);
+    const std::uint64_t saved = first.position();
+    f.publish(60);
+    shmbus::Subscriber resumed(f.topic, {.start = StartAt::position(saved)});
+    CHECK_FALSE(shmbus::test::drain(resumed).empty());
+    CHECK(resumed.lost() == 0);
+}

@@ -49,20 +49,31 @@ public:
     /// The oldest record still in the ring.
     [[nodiscard]] static StartAt earliest() noexcept { return StartAt(Kind::kEarliest, 0); }
     /// A position saved earlier from Record::next_position or Subscriber::position(). If the ring
-    /// has since moved past it, the subscriber starts at the oldest record and counts the gap as
-    /// lost.
+    /// has since moved past it, the subscriber starts at the oldest record. A position alone
+    /// cannot say how many records were in between: pass `next_sequence` too (Record::sequence
+    /// + 1, or Subscriber::next_sequence()) and the gap is counted in lost().
     [[nodiscard]] static StartAt position(std::uint64_t position) noexcept {
-        return StartAt(Kind::kPosition, position);
+        return StartAt(Kind::kPosition, position, 0, false);
+    }
+    [[nodiscard]] static StartAt position(std::uint64_t position,
+                                          std::uint64_t next_sequence) noexcept {
+        return StartAt(Kind::kPosition, position, next_sequence, true);
     }
 
     enum class Kind : std::uint8_t { kLatest, kEarliest, kPosition };
     [[nodiscard]] Kind kind() const noexcept { return kind_; }
     [[nodiscard]] std::uint64_t saved_position() const noexcept { return position_; }
+    [[nodiscard]] bool has_sequence() const noexcept { return has_sequence_; }
+    [[nodiscard]] std::uint64_t saved_sequence() const noexcept { return sequence_; }
 
 private:
-    StartAt(Kind kind, std::uint64_t position) noexcept : kind_(kind), position_(position) {}
+    StartAt(Kind kind, std::uint64_t position, std::uint64_t sequence = 0,
+            bool has_sequence = false) noexcept
+        : kind_(kind), has_sequence_(has_sequence), position_(position), sequence_(sequence) {}
     Kind kind_;
+    bool has_sequence_;
     std::uint64_t position_;
+    std::uint64_t sequence_;
 };
 
 struct SubscriberOptions {
@@ -104,6 +115,9 @@ public:
 
     /// The position of the next frame to read: pass it to StartAt::position to resume here.
     [[nodiscard]] std::uint64_t position() const noexcept { return position_; }
+    /// The sequence number the next record should carry, once known (after the first record,
+    /// or at once for StartAt::latest()). Save it with position() to resume with exact losses.
+    [[nodiscard]] std::uint64_t next_sequence() const noexcept { return expected_sequence_; }
     /// Records delivered to handlers.
     [[nodiscard]] std::uint64_t consumed() const noexcept { return consumed_; }
     /// Records publishers overwrote before this subscriber read them (overwrite topics, and a
