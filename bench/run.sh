@@ -38,12 +38,15 @@ done
 build="$root/build-bench"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -g -DNDEBUG" \
       -DSHMBUS_BUILD_BENCH=ON -DSHMBUS_BUILD_TESTS=OFF -DSHMBUS_BUILD_DAEMON=ON >/dev/null
-cmake --build "$build" -j "${JOBS:-2}" --target shmbus_harness shmbus_cli shmbusd
+cmake --build "$build" -j "${JOBS:-2}" --target shmbus_harness shmbus_instructions shmbus_cli \
+  shmbusd
 
 results="$root/bench/results/$(date -u +%Y%m%d-%H%M%S)"
 set +e
 python3 "$root/bench/tools/sweep.py" --harness "$build/bench/shmbus-harness" \
-  --cli "$build/client/cli/shmbus" --daemon "$build/daemon/shmbusd" --results "$results" --runs "$runs" "${sweep_flags[@]}"
+  --cli "$build/client/cli/shmbus" --daemon "$build/daemon/shmbusd" \
+  --instructions "$build/bench/shmbus-instructions" --results "$results" --runs "$runs" \
+  "${sweep_flags[@]}"
 swept=$?
 set -e
 

@@ -89,7 +89,8 @@ def capacity_name(capacity):
 # ---------------------------------------------------------------- sections
 
 class Report:
-    def __init__(self, results, machine, runs, syscalls, analysis, command):
+    def __init__(self, results, machine, runs, syscalls, analysis, command, instructions=None):
+        self.instructions = instructions or []
         self.r = results
         self.machine = machine
         self.runs = runs
@@ -119,7 +120,7 @@ class Report:
     def write(self):
         parts = [self.head(), self.latency_section(), self.throughput_section(),
                  self.fan_section(), self.syscall_section(), self.scaling_section(),
-                 self.daemon_section(), self.cli_section()]
+                 self.daemon_section(), self.cli_section(), self.instruction_section()]
         targets = self.target_section()
         return "\n".join([parts[0], targets] + parts[1:] + [self.analysis_section(),
                                                             self.not_measured()])
@@ -552,6 +553,21 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
             return text + "Not measured in this sweep.\n"
         return text + table(["Case", "Harness", "`shmbus bench`", "Spreads overlap"], rows)
 
+    def instruction_section(self):
+        if not self.instructions:
+            return ""
+        text = "\n## Instructions per record\n\nCounted by callgrind " \
+               "(`bench/tools/instruction_counts.py`, `shmbus-instructions`): the writer publishes 32,768 " \
+               "records, handed over 32 at a time as in the throughput case, then the reader " \
+               "takes them all, copying each payload out and checking its sequence number; one " \
+               "process, nothing spinning, so the counts are exact. Both columns include the " \
+               "harness's own work per record (stamping, copying out, checking: the same for " \
+               "every row). Instructions are not time: they leave out what dominates between " \
+               "two cores, the cache lines that move.\n\n"
+        rows = [(row["label"], size_name(row["size"]), row["writer"], row["reader"])
+                for row in self.instructions]
+        return text + table(["Path", "Size", "Writer", "Reader"], rows)
+
     def analysis_section(self):
         return "\n## Where the time goes\n\n" + (self.analysis.strip() + "\n" if self.analysis
                                                  else "No target was missed.\n")
@@ -599,7 +615,7 @@ def main():
                         help="use results taken while the machine was busy (smoke runs only)")
     args = parser.parse_args()
 
-    rows, runs, machine, syscalls = [], [], {}, None
+    rows, runs, machine, syscalls, instructions = [], [], {}, None, None
     for directory in args.results:
         rows += load(os.path.join(directory, "results.jsonl"), args.include_disturbed)
         if os.path.exists(os.path.join(directory, "runs.jsonl")):
@@ -607,6 +623,9 @@ def main():
                 runs += [json.loads(line) for line in f if line.strip()]
         with open(os.path.join(directory, "machine.json")) as f:
             machine = json.load(f)
+        if os.path.exists(os.path.join(directory, "instructions.json")):
+            with open(os.path.join(directory, "instructions.json")) as f:
+                instructions = json.load(f)
         if os.path.exists(os.path.join(directory, "syscalls.json")):
             with open(os.path.join(directory, "syscalls.json")) as f:
                 syscalls = json.load(f)
@@ -614,7 +633,7 @@ def main():
     if args.analysis and os.path.exists(args.analysis):
         with open(args.analysis) as f:
             analysis = f.read()
-    report = Report(Results(rows), machine, runs, syscalls, analysis, args.command)
+    report = Report(Results(rows), machine, runs, syscalls, analysis, args.command, instructions)
     text = report.write()
     with open(args.doc, "w") as f:
         f.write(text)

@@ -25,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import plan  # noqa: E402
+import instruction_counts  # noqa: E402
 import quiet  # noqa: E402
 import roudi  # noqa: E402
 import syscalls  # noqa: E402
@@ -124,6 +125,7 @@ def main():
     parser.add_argument("--harness", required=True)
     parser.add_argument("--cli", help="the shmbus tool, to compare `shmbus bench` with")
     parser.add_argument("--daemon", help="shmbusd, to measure its effect on the data path")
+    parser.add_argument("--instructions", help="shmbus-instructions, for callgrind's counts")
     parser.add_argument("--results", required=True)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small counts, no waiting")
@@ -228,6 +230,15 @@ def main():
         print(f"  futex wakes per sleep: {counted['wakeups']['wakes_per_sleep']}", flush=True)
         with open(os.path.join(args.results, "syscalls.json"), "w") as f:
             json.dump(counted, f, indent=2)
+    if args.instructions and not only:
+        print("instructions per record (callgrind) ...", flush=True)
+        try:
+            rows = instruction_counts.instructions(args.instructions, args.results)
+            with open(os.path.join(args.results, "instructions.json"), "w") as f:
+                json.dump(rows, f, indent=2)
+        except (RuntimeError, OSError) as error:
+            print(f"  failed: {error}", flush=True)
+            failures += 1
     print(f"sweep: done, {failures} failed case(s); results in {args.results}")
     return 1 if failures else 0
 
