@@ -31,23 +31,25 @@ class Create final : public Command {
         app.add_option("TOPIC", topic_, "Name of the new topic: up to 63 of [A-Za-z0-9._-]")
             ->required()
             ->type_name("");
-        app.add_option("--capacity", capacity_text_,
+        capacity_option_ = app.add_option("--capacity", capacity_text_,
                        "Ring bytes, a power of two; suffixes K, M, G (powers of 1024)")
             ->type_name("SIZE")
             ->default_str("1M");
-        app.add_option("--max-record", max_record_text_,
+        max_record_option_ = app.add_option("--max-record", max_record_text_,
                        "Longest record; its frame (32 bytes more) fits a quarter of the ring")
             ->type_name("SIZE")
             ->default_str("64K");
-        app.add_option("--policy", policy_text_,
+        policy_option_ = app.add_option("--policy", policy_text_,
                        "block (publishers wait for the slowest subscriber) or overwrite (it "
                        "loses records)")
             ->type_name("POLICY")
             ->default_str(policy_text_);
-        app.add_option("--max-publishers", max_publishers_text_, "Publisher slots")
+        max_publishers_option_ =
+            app.add_option("--max-publishers", max_publishers_text_, "Publisher slots")
             ->type_name("N")
             ->default_str(max_publishers_text_);
-        app.add_option("--max-subscribers", max_subscribers_text_, "Subscriber slots")
+        max_subscribers_option_ =
+            app.add_option("--max-subscribers", max_subscribers_text_, "Subscriber slots")
             ->type_name("N")
             ->default_str(max_subscribers_text_);
         app.add_flag("--no-timestamps", no_timestamps_,
@@ -73,8 +75,21 @@ class Create final : public Command {
         const std::filesystem::path& dir = context.bus_directory;
         const std::filesystem::path socket = control_socket_path(dir);
         if (socket_exists(socket)) {
+            // Name only what the user gave: the daemon's configured defaults fill in the rest.
+            TopicRequest request;
+            if (capacity_option_->count() > 0) request.capacity = options.capacity;
+            if (max_record_option_->count() > 0) request.max_record_size = options.max_record_size;
+            if (policy_option_->count() > 0) request.policy = options.policy;
+            if (max_publishers_option_->count() > 0) request.max_publishers = options.max_publishers;
+            if (max_subscribers_option_->count() > 0) {
+                request.max_subscribers = options.max_subscribers;
+            }
+            if (no_timestamps_) request.timestamps = false;
             try {
-                request_topic(dir, topic_, options);
+                if (!ensure_topic(dir, topic_, request)) {
+                    throw Error(ErrorCode::kExists,
+                                "topic '" + topic_ + "' in " + dir.string() + " already exists");
+                }
                 return ExitStatus::kOk;
             } catch (const Error& error) {
                 if (error.code() != ErrorCode::kNotFound) throw;
@@ -92,6 +107,11 @@ class Create final : public Command {
     }
 
   private:
+    CLI::Option* capacity_option_ = nullptr;
+    CLI::Option* max_record_option_ = nullptr;
+    CLI::Option* policy_option_ = nullptr;
+    CLI::Option* max_publishers_option_ = nullptr;
+    CLI::Option* max_subscribers_option_ = nullptr;
     std::string topic_;
     std::string capacity_text_;
     std::string max_record_text_;
