@@ -443,12 +443,26 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
                     continue
                 faults = [r["writer_minor_faults"] + r["reader_minor_faults"]
                           for r in runs.values()]
+                # What a first-touch fault costs: the extra time of the run without
+                # pre-faulting over the run with it (same run of the sweep), per fault.
+                per_fault = "–"
+                if label == "shmbus batch" and not prefault:
+                    warm = self.r.one(group="capacity", label=label, capacity=capacity,
+                                      prefault=True)
+                    costs = [(row["elapsed_ns"] - warm[run]["elapsed_ns"]) /
+                             (row["writer_minor_faults"] + row["reader_minor_faults"])
+                             for run, row in runs.items()
+                             if run in warm and row["writer_minor_faults"] +
+                             row["reader_minor_faults"] > 0]
+                    if costs:
+                        per_fault = ns(sorted(costs)[len(costs) // 2])
                 rows.append((capacity_name(capacity), label,
                              "on" if prefault else "off",
                              cell(Results.summary(runs, "msgs_per_s"), rate),
                              ns(median(Results.summary(runs, "setup_ns"))),
-                             f"{sorted(faults)[len(faults) // 2]:,}"))
-        text += table(["Capacity", "Peer", "Pre-fault", "Records/s", "Setup", "Faults"], rows)
+                             f"{sorted(faults)[len(faults) // 2]:,}", per_fault))
+        text += table(["Capacity", "Peer", "Pre-fault", "Records/s", "Setup", "Faults",
+                       "Time per fault"], rows)
 
         text += "\n### Topics open in one process\n\nOne process creates N topics (64 KiB " \
                 "rings), opens each with a Publisher and a Subscriber, then publishes one " \
