@@ -30,6 +30,7 @@
 
 #include "shmbus/format/publisher_slot.hpp"
 #include "shmbus/ring/frame_inspect.hpp"
+#include "shmbus/ring/tail.hpp"
 #include "shmbus/ring/topic_view.hpp"
 #include "shmbus/util/atomic.hpp"
 
@@ -58,6 +59,10 @@ inline void for_each_bit(const std::uint64_t* mask, std::uint32_t count, Visit&&
 [[nodiscard]] inline std::uint64_t in_flight_floor(const TopicView& view,
                                                    std::uint64_t tail_position) noexcept {
     std::uint64_t floor = tail_position;
+    // The tail now, for the lap test below: `tail_position` is the caller's cached tail, which
+    // may be laps old for a publisher that has not claimed for a while. Acquire: pairs with the
+    // claim CAS. A lap that lands after this load only makes the floor lower until the next call.
+    const std::uint64_t current_tail = load_tail_position(view.records->tail);
     // The mask load is seq_cst; a publisher sets its bit (seq_cst) before its first claim, so a
     // claim that a limit computed after it must respect has an intent we see here.
     for_each_bit(view.records->attached_publishers, view.max_publishers, [&](std::uint32_t index) {
@@ -68,7 +73,7 @@ inline void for_each_bit(const std::uint64_t* mask, std::uint32_t count, Visit&&
         // An intent more than a lap behind the tail names a finished frame: no claim passes an
         // unfinished frame's position + capacity. Its commit word now belongs to a later lap, so
         // the test below would take it for unwritten (an idle publisher's last record).
-        if (intent + view.capacity < tail_position) return;
+        if (intent + view.capacity < current_tail) return;
         // Acquire: pairs with the commit (or abort, or repair) store that finished the frame.
         const std::uint64_t word = atomics::load_acquire(view.commit_word(intent));
         const format::FrameState state = format::state_at(word, intent);
