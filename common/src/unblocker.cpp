@@ -1,5 +1,6 @@
 #include "shmbus/ring/unblocker.hpp"
 
+#include <atomic>
 #include <mutex>
 
 #include "shmbus/format/lock_bytes.hpp"
@@ -39,6 +40,14 @@ private:
     bool held_ = false;
 };
 
+// True once a claim has reached `position`'s bytes in the next lap. The acquire fence pairs
+// with the claim CAS (a full barrier): if a load before it saw bytes of a later lap, the tail
+// loaded after it includes that lap's claim.
+bool lapped(const TopicView& view, std::uint64_t position) noexcept {
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return load_tail_position(view.records->tail) > position + view.capacity;
+}
+
 }  // namespace
 
 RepairReport repair_at_floor(const TopicView& view, int records_fd) noexcept {
@@ -64,6 +73,10 @@ RepairReport repair_at_floor(const TopicView& view, int records_fd) noexcept {
         frame.kind == FrameKind::kWrap) {
         return report;  // finished after our walk; the next call walks past it
     }
+    // A frame that a later lap has reached is gone, not stuck: its bytes are that lap's (the
+    // walk stops at such a frame when it is lapped under it). Padding there would overwrite a
+    // live record.
+    if (lapped(view, position)) return report;
 
     // A CLAIMED frame names its publisher. It is that publisher's while it is alive and its
     // intent has not moved past the frame: a batch's intent is the batch's first frame, and it
@@ -96,6 +109,13 @@ RepairReport repair_at_floor(const TopicView& view, int records_fd) noexcept {
         }
         if (intent > position && intent < end) end = intent;
     }
+    // The intents were read after the frame. An owner that finished the frame and began its
+    // next claim in between is not among them, so look at the frame again (the acquire loads
+    // of the intents make such a finish visible), and at the tail: once the frame is finished,
+    // publishers may lap it at any moment.
+    const FrameInfo again = inspect_frame(view, position);
+    if (again.kind != frame.kind || again.length != frame.length) return report;
+    if (lapped(view, position)) return report;
 
     std::uint64_t padding_end = end;
     if (frame.kind == FrameKind::kClaimed && frame.next <= end) {
@@ -115,6 +135,9 @@ RepairReport repair_at_floor(const TopicView& view, int records_fd) noexcept {
         format::state_at(seen, position) == format::FrameState::kWrap) {
         return report;
     }
+    // `seen` may already be a later lap's word (for position + capacity, which state_at does
+    // not recognise as this frame's): only a tail read after it tells.
+    if (lapped(view, position)) return report;
     std::uint64_t replacement = 0;
     if (padding_end == lap_end || lap_end - position < format::kFrameHeaderSize) {
         padding_end = lap_end;

@@ -24,6 +24,7 @@
 // the daemon walk it (off the hot path) to find a frame that a dead publisher left unfinished.
 #pragma once
 
+#include <atomic>
 #include <bit>
 #include <cstdint>
 #include <limits>
@@ -107,6 +108,12 @@ inline std::uint64_t advance_commit_floor(const TopicView& view,
             frame.kind != FrameKind::kWrap) {
             break;
         }
+        // Publishers may be lapping the frames this walk reads (it starts a lap behind the
+        // tail). The length above counts only if no claim has reached this frame's bytes in the
+        // next lap, else `next` may lie inside some other frame: the check a copying subscriber
+        // makes. Acquire fence: pairs with the claim CAS (a full barrier), as in read_copied.
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (load_tail_position(view.records->tail) > position + view.capacity) break;
         position = frame.next;
     }
     if (position > tail_position) position = tail_position;  // only a corrupt length gets here
