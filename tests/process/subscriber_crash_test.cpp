@@ -145,5 +145,6 @@ TEST_CASE(
     CHECK_MESSAGE(result.error.empty(), result.error);
     CHECK(result.received == kRecords * kPublishers);
     CHECK(view.state->reclaimed_slots == 1);
+    CHECK(view.records->unblocked_claims == 0);  // no publisher died
     CHECK(view.subscribers[victim_slot].state == shmbus::format::kSlotFree);
 }
