@@ -48,18 +48,13 @@ struct Damaged {
     std::vector<std::uint64_t> positions;  // of records 0..9
 
     explicit Damaged(shmbus::Policy policy, bool zero_copy = true)
-        : writable(create(bus, policy)),
+        : writable(shmbus::test::create_and_open(
+              bus, {.capacity = kCapacity, .max_record_size = kMax, .policy = policy})),
           readable(shmbus::Topic::open(bus.path(), "t", {.access = shmbus::Access::kSubscribe})),
           publisher(writable),
           subscriber(readable, {.start = shmbus::StartAt::latest(), .zero_copy = zero_copy}) {
         for (std::uint64_t i = 0; i < kRecords; ++i)
             publish(i);
-    }
-
-    static shmbus::Topic create(const shmbus::test::BusDirectory& dir, shmbus::Policy policy) {
-        shmbus::create_topic(dir.path(), "t",
-                             {.capacity = kCapacity, .max_record_size = kMax, .policy = policy});
-        return shmbus::Topic::open(dir.path(), "t");
     }
 
     void publish(std::uint64_t counter) {

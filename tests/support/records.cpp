@@ -1,5 +1,9 @@
 #include "support/records.hpp"
 
+#include <string>
+
+#include "support/bus_directory.hpp"
+
 namespace shmbus::test {
 namespace {
 
@@ -14,6 +18,11 @@ Received copy_of(const Record& record) {
 }
 
 }  // namespace
+
+Topic create_and_open(const BusDirectory& bus, const TopicOptions& options, std::string_view name) {
+    create_topic(bus.path(), name, options);
+    return Topic::open(bus.path(), name);
+}
 
 std::vector<Received> poll_some(Subscriber& subscriber, std::size_t limit, Status* status) {
     std::vector<Received> received;

@@ -10,6 +10,12 @@
 
 namespace shmbus::test {
 
+class BusDirectory;
+
+/// Creates topic `name` in `bus` with `options` and opens it (Access::kPublish).
+[[nodiscard]] Topic create_and_open(const BusDirectory& bus, const TopicOptions& options,
+                                    std::string_view name = "t");
+
 /// A delivered record, copied out of the handler.
 struct Received {
     std::vector<std::byte> payload;

@@ -29,13 +29,9 @@ struct Fixture {
     shmbus::Publisher publisher;
 
     explicit Fixture(shmbus::Policy policy = shmbus::Policy::kBlock)
-        : topic(open(bus, policy)), publisher(topic) {}
-
-    static shmbus::Topic open(const shmbus::test::BusDirectory& dir, shmbus::Policy policy) {
-        shmbus::create_topic(dir.path(), "t",
-                             {.capacity = kCapacity, .max_record_size = kMax, .policy = policy});
-        return shmbus::Topic::open(dir.path(), "t");
-    }
+        : topic(shmbus::test::create_and_open(
+              bus, {.capacity = kCapacity, .max_record_size = kMax, .policy = policy})),
+          publisher(topic) {}
     [[nodiscard]] std::uint64_t tail() const { return topic.view().records->tail.position; }
     [[nodiscard]] std::uint64_t word(std::uint64_t position) const {
         return topic.view().commit_word(position);

@@ -29,13 +29,7 @@ struct Ring {
     shmbus::Topic topic;
 
     explicit Ring(shmbus::TopicOptions options = {.capacity = kCapacity, .max_record_size = kMax})
-        : topic(create_and_open(bus, options)) {}
-
-    static shmbus::Topic create_and_open(const shmbus::test::BusDirectory& dir,
-                                         const shmbus::TopicOptions& options) {
-        shmbus::create_topic(dir.path(), "t", options);
-        return shmbus::Topic::open(dir.path(), "t");
-    }
+        : topic(shmbus::test::create_and_open(bus, options)) {}
 
     [[nodiscard]] const shmbus::ring::TopicView& view() const { return topic.view(); }
     [[nodiscard]] std::uint64_t commit_word(std::uint64_t position) const {

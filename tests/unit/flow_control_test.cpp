@@ -22,9 +22,8 @@ constexpr std::uint64_t kCapacity = 1024;
 constexpr std::uint32_t kMax = 224;
 
 shmbus::Topic make_topic(const shmbus::test::BusDirectory& bus, shmbus::Policy policy) {
-    shmbus::create_topic(bus.path(), "t",
-                         {.capacity = kCapacity, .max_record_size = kMax, .policy = policy});
-    return shmbus::Topic::open(bus.path(), "t");
+    return shmbus::test::create_and_open(
+        bus, {.capacity = kCapacity, .max_record_size = kMax, .policy = policy});
 }
 
 // Where the publisher's frames go: the tail, and each record's position and sequence.

@@ -26,12 +26,10 @@ using shmbus::test::deadline_in;
 
 shmbus::Topic make_topic(const shmbus::test::BusDirectory& bus, std::uint32_t publishers,
                          std::uint32_t subscribers) {
-    shmbus::create_topic(bus.path(), "t",
-                         {.capacity = 4096,
-                          .max_record_size = 256,
-                          .max_publishers = publishers,
-                          .max_subscribers = subscribers});
-    return shmbus::Topic::open(bus.path(), "t");
+    return shmbus::test::create_and_open(bus, {.capacity = 4096,
+                                               .max_record_size = 256,
+                                               .max_publishers = publishers,
+                                               .max_subscribers = subscribers});
 }
 
 // A child that attaches a subscriber (and a publisher, if asked), says "slot N", and waits to be

@@ -27,13 +27,9 @@ struct Fixture {
     std::uint64_t published = 0;
 
     explicit Fixture(shmbus::Policy policy = shmbus::Policy::kBlock)
-        : topic(open(bus, policy)), publisher(topic) {}
-
-    static shmbus::Topic open(const shmbus::test::BusDirectory& dir, shmbus::Policy policy) {
-        shmbus::create_topic(dir.path(), "t",
-                             {.capacity = kCapacity, .max_record_size = kMax, .policy = policy});
-        return shmbus::Topic::open(dir.path(), "t");
-    }
+        : topic(shmbus::test::create_and_open(
+              bus, {.capacity = kCapacity, .max_record_size = kMax, .policy = policy})),
+          publisher(topic) {}
 
     // Publishes `count` 40-byte records (72-byte frames), record i carrying counter i.
     void publish(std::uint64_t count) {

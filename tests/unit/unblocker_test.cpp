@@ -38,14 +38,10 @@ struct Fixture {
     shmbus::Subscriber subscriber;
 
     Fixture()
-        : topic(open(bus)),
+        : topic(
+              shmbus::test::create_and_open(bus, {.capacity = kCapacity, .max_record_size = kMax})),
           publisher(topic),
           subscriber(topic, {.start = shmbus::StartAt::earliest()}) {}
-
-    static shmbus::Topic open(const shmbus::test::BusDirectory& dir) {
-        shmbus::create_topic(dir.path(), "t", {.capacity = kCapacity, .max_record_size = kMax});
-        return shmbus::Topic::open(dir.path(), "t");
-    }
 
     [[nodiscard]] const shmbus::ring::TopicView& view() const { return topic.view(); }
     [[nodiscard]] std::uint64_t tail() const { return view().records->tail.position; }

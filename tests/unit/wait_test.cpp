@@ -33,8 +33,7 @@ double ms(std::chrono::nanoseconds d) {
 }
 
 shmbus::Topic make_topic(const shmbus::test::BusDirectory& bus) {
-    shmbus::create_topic(bus.path(), "t", {.capacity = 4096, .max_record_size = 256});
-    return shmbus::Topic::open(bus.path(), "t");
+    return shmbus::test::create_and_open(bus, {.capacity = 4096, .max_record_size = 256});
 }
 
 }  // namespace
