@@ -5,9 +5,6 @@
 //       attaches a publisher, prints "slot N", claims LENGTH bytes (the armed fault point, if
 //       any, stops or kills it here), prints "claimed POSITION", then reads commands from stdin:
 //       "commit" commits the claim and prints "committed"; end of input aborts it and exits.
-//   shmbus_test_peer publish DIR TOPIC COUNT LENGTH
-//       attaches a publisher, prints "slot N", offers COUNT records of LENGTH bytes (waiting
-//       while back-pressured, up to 10 s each), prints "published COUNT" and exits.
 //
 // Exit status: 0 done, 2 bad arguments, 3 a shmbus call failed (the reason on stderr).
 #include <chrono>
@@ -21,9 +18,7 @@
 namespace {
 
 int usage() {
-    std::fprintf(stderr,
-                 "usage: shmbus_test_peer claim DIR TOPIC LENGTH\n"
-                 "       shmbus_test_peer publish DIR TOPIC COUNT LENGTH\n");
+    std::fprintf(stderr, "usage: shmbus_test_peer claim DIR TOPIC LENGTH\n");
     return 2;
 }
 
@@ -53,22 +48,6 @@ int claim(const std::string& dir, const std::string& name, std::size_t length) {
     return 0;
 }
 
-int publish(const std::string& dir, const std::string& name, long count, std::size_t length) {
-    const shmbus::Topic topic = shmbus::Topic::open(dir, name);
-    shmbus::Publisher publisher(topic);
-    say("slot " + std::to_string(publisher.slot()));
-    const std::vector<std::byte> record(length, std::byte{0x33});
-    for (long i = 0; i < count; ++i) {
-        const shmbus::Status status = publisher.offer(record, std::chrono::seconds(10));
-        if (status != shmbus::Status::kOk) {
-            std::fprintf(stderr, "offer %ld: %s\n", i, std::string(to_string(status)).c_str());
-            return 3;
-        }
-    }
-    say("published " + std::to_string(count));
-    return 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -76,9 +55,6 @@ int main(int argc, char** argv) {
     try {
         if (args.size() == 4 && args[0] == "claim") {
             return claim(args[1], args[2], std::stoul(args[3]));
-        }
-        if (args.size() == 5 && args[0] == "publish") {
-            return publish(args[1], args[2], std::stol(args[3]), std::stoul(args[4]));
         }
     } catch (const std::exception& error) {
         std::fprintf(stderr, "shmbus_test_peer: %s\n", error.what());
