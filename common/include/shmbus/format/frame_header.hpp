@@ -7,7 +7,7 @@
 //    0                   1                   2                   3
 //    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
 //   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//   |                 commit word = position | state                |  0
+//   |          commit word = (position | state) ^ stamp key         |  0
 //   |                          (64 bits)                            |
 //   +---------------------------------------------------------------+
 //   |                 payload length (bytes, 32 bits)               |  8
@@ -27,7 +27,11 @@
 //
 // The commit word is the whole protocol. Its low three bits are the frame state and the rest is
 // the frame's own absolute position, so a word left over from an earlier lap of the ring can
-// never be mistaken for the frame a reader expects at this lap: the positions differ.
+// never be mistaken for the frame a reader expects at this lap: the positions differ. The word
+// is XORed with kStampKey in its top 16 bits. Positions, lengths and sequence numbers start
+// small, and without the key a header's length word at position 8 holding 10 would read as
+// "position 8, COMMITTED" to a scan for frame boundaries; with it, a stamp for any position
+// below 2^48 (256 TiB of traffic) has top bits no counter, length or timestamp has.
 //
 //   state     meaning                                   who writes it
 //   -------   ---------------------------------------   ----------------------------------
@@ -52,6 +56,7 @@ namespace shmbus::format {
 inline constexpr std::uint64_t kFrameAlignment = 8;
 inline constexpr std::uint64_t kFrameHeaderSize = 32;
 inline constexpr std::uint64_t kStateMask = kFrameAlignment - 1;
+inline constexpr std::uint64_t kStampKey = std::uint64_t{0xC5A3} << 48;
 
 enum class FrameState : std::uint64_t {
     kNone = 0,
@@ -79,16 +84,18 @@ static_assert(offsetof(FrameHeader, publisher) == 12);
 static_assert(offsetof(FrameHeader, sequence) == 16);
 static_assert(offsetof(FrameHeader, timestamp) == 24);
 static_assert(alignof(FrameHeader) == kFrameAlignment);
+static_assert((kStampKey & kStateMask) == 0, "the key must leave the state bits alone");
 
 /// The commit word a frame at `position` carries in `state`.
 [[nodiscard]] constexpr std::uint64_t stamp(std::uint64_t position, FrameState state) noexcept {
-    return position | static_cast<std::uint64_t>(state);
+    return (position | static_cast<std::uint64_t>(state)) ^ kStampKey;
 }
 
 /// The state encoded in `word` if `word` is a stamp for exactly `position`, else kNone.
 [[nodiscard]] constexpr FrameState state_at(std::uint64_t word, std::uint64_t position) noexcept {
-    if ((word & ~kStateMask) != position) return FrameState::kNone;
-    const std::uint64_t state = word & kStateMask;
+    const std::uint64_t plain = word ^ kStampKey;
+    if ((plain & ~kStateMask) != position) return FrameState::kNone;
+    const std::uint64_t state = plain & kStateMask;
     return state <= static_cast<std::uint64_t>(FrameState::kWrap) ? static_cast<FrameState>(state)
                                                                   : FrameState::kNone;
 }
