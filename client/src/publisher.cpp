@@ -106,8 +106,7 @@ auto Publisher::wait_for_room(Attempt&& attempt, std::chrono::nanoseconds timeou
         ring::reclaim_dead_subscribers(view, topic_.state_fd());
         (void)ring::repair_at_floor(view, topic_.records_fd());
 
-        while (sync::semaphore_try_wait(semaphore)) {
-        }
+        sync::semaphore_drain(semaphore);
         sync::set_bit(view.state->blocked_publishers, index);
         // Look again after announcing: a subscriber that advanced before seeing our bit has
         // published its position, and this claim sees it (Dekker, sync/wake_masks.hpp).

@@ -1,5 +1,8 @@
 #include "shmbus/sync/semaphore.hpp"
 
+#include <semaphore.h>
+
+#include <atomic>
 #include <boost/date_time/posix_time/posix_time_types.hpp>
 #include <boost/interprocess/exceptions.hpp>
 #include <boost/interprocess/sync/interprocess_semaphore.hpp>
@@ -15,11 +18,36 @@ static_assert(sizeof(Semaphore) <= kSemaphoreStorage,
               "the semaphore must fit the 32-byte field in the state file layout");
 static_assert(alignof(Semaphore) <= kSemaphoreStorage);
 
+#if !defined(__GLIBC__) || __WORDSIZE != 64
+#error "semaphore_well_formed knows the layout of glibc's 64-bit sem_t only"
+#endif
+static_assert(sizeof(sem_t) == kSemaphoreStorage, "glibc's sem_t is 32 bytes on 64-bit targets");
+
+// glibc 2.36, 64-bit: { uint64_t data (count in the low 32 bits, waiters in the high 32);
+// int private; int pad; }, and the rest unused. sem_init(pshared = 1) sets `private` to 128,
+// glibc's "shared" futex flag (checked by the semaphore test on every build).
+constexpr std::size_t kPrivateOffset = 8;
+constexpr std::uint32_t kSharedFlag = 128;
+constexpr std::uint64_t kMaxCount = 0x7fffffff;  // SEM_VALUE_MAX
+// More stale posts than a handful means somebody scribbled the count: re-initialise.
+constexpr int kMaxStalePosts = 16;
+
 Semaphore& at(std::uint8_t* storage) noexcept {
     return *std::launder(reinterpret_cast<Semaphore*>(storage));
 }
 
 }  // namespace
+
+bool semaphore_well_formed(const std::uint8_t* storage) noexcept {
+    // Relaxed atomic loads: other processes may be changing these words right now.
+    auto& data = *reinterpret_cast<std::uint64_t*>(const_cast<std::uint8_t*>(storage));
+    auto& private_flag =
+        *reinterpret_cast<std::uint32_t*>(const_cast<std::uint8_t*>(storage) + kPrivateOffset);
+    const std::uint64_t word = std::atomic_ref<std::uint64_t>(data).load(std::memory_order_relaxed);
+    const std::uint32_t flag =
+        std::atomic_ref<std::uint32_t>(private_flag).load(std::memory_order_relaxed);
+    return flag == kSharedFlag && (word & 0xffffffffu) <= kMaxCount;
+}
 
 void semaphore_initialise(std::uint8_t* storage) noexcept {
     try {
@@ -30,21 +58,29 @@ void semaphore_initialise(std::uint8_t* storage) noexcept {
 }
 
 void semaphore_post(std::uint8_t* storage) noexcept {
+    if (!semaphore_well_formed(storage)) return;  // its owner repairs it before it sleeps
     try {
         at(storage).post();
     } catch (...) {
     }
 }
 
-bool semaphore_try_wait(std::uint8_t* storage) noexcept {
-    try {
-        return at(storage).try_wait();
-    } catch (...) {
-        return false;
+void semaphore_drain(std::uint8_t* storage) noexcept {
+    if (!semaphore_well_formed(storage)) {
+        semaphore_initialise(storage);
+        return;
     }
+    try {
+        for (int stale = 0; stale < kMaxStalePosts; ++stale) {
+            if (!at(storage).try_wait()) return;
+        }
+    } catch (...) {
+    }
+    semaphore_initialise(storage);
 }
 
 WaitOutcome semaphore_wait_for(std::uint8_t* storage, std::chrono::nanoseconds timeout) noexcept {
+    if (!semaphore_well_formed(storage)) semaphore_initialise(storage);
     try {
         const auto deadline =
             boost::posix_time::microsec_clock::universal_time() +

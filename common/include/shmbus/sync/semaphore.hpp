@@ -7,6 +7,15 @@
 // Each semaphore has exactly one waiter, the slot's owner, which re-initialises it at attach:
 // a sleeper killed inside sem_timedwait leaves the old one's waiter count raised, and a fresh
 // one starts clean.
+//
+// The state file is writable by every client, so a semaphore is untrusted input like any other
+// shared field. glibc aborts the process when a futex call fails in a way it does not expect,
+// which a scribbled sem_t can arrange, and a scribbled count of two billion takes that long to
+// drain. So every operation first checks the bytes against the layout sem_init(pshared = 1)
+// leaves on 64-bit glibc (a 64-bit word whose low half is the count, then an int that holds the
+// shared-futex flag, 128): a poster skips a semaphore that fails the check (its sleeper
+// wakes at its timeout), and the owner re-initialises its own. A client that rewrites the bytes
+// between the check and the call is the residual risk (docs/SECURITY.md).
 #pragma once
 
 #include <chrono>
@@ -25,10 +34,16 @@ void semaphore_initialise(std::uint8_t* storage) noexcept;
 /// hostile client scribbled over makes the post fail, and the failure is ignored.
 void semaphore_post(std::uint8_t* storage) noexcept;
 
-/// Decrements without blocking; true if the count was positive.
-[[nodiscard]] bool semaphore_try_wait(std::uint8_t* storage) noexcept;
+/// Owner only, before sleeping: consumes posts left from earlier sleeps, and re-initialises a
+/// semaphore that is malformed or holds more than a handful of them.
+void semaphore_drain(std::uint8_t* storage) noexcept;
 
-/// Sleeps until posted or until `timeout` has passed.
+/// Do these bytes look like a process-shared semaphore that sem_post and sem_timedwait can
+/// use safely? (See the file comment.)
+[[nodiscard]] bool semaphore_well_formed(const std::uint8_t* storage) noexcept;
+
+/// Owner only: sleeps until posted or until `timeout` has passed. A malformed semaphore is
+/// re-initialised first.
 [[nodiscard]] WaitOutcome semaphore_wait_for(std::uint8_t* storage,
                                              std::chrono::nanoseconds timeout) noexcept;
 
