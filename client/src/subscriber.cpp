@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "shmbus/ring/flow_control.hpp"
 #include "shmbus/ring/retention.hpp"
 #include "shmbus/ring/slots.hpp"
 #include "shmbus/sync/semaphore.hpp"
@@ -222,9 +223,37 @@ std::uint64_t Subscriber::skip_corrupt(std::uint64_t position) noexcept {
     return next;
 }
 
+std::uint64_t Subscriber::skip_orphaned(std::uint64_t position) noexcept {
+    // Pure: the caller moves and counts. A claimed frame whose header is not written yet starts where its publisher's claim intent
+    // points, and the intent stays there until the frame is finished (and a dead publisher's
+    // slot keeps it until the frame is repaired). A position past which the tail has moved, that
+    // no frame is being written at, and that no intent names, is not a frame boundary: a
+    // corrupt length led here. Resume at the next frame that vouches for itself.
+    // Acquire: pairs with the claim CAS, after which the claimer's intent is visible.
+    const std::uint64_t tail = ring::load_tail_position(view_.records->tail);
+    if (tail <= position) return position;
+    bool in_flight = false;
+    ring::for_each_bit(view_.records->attached_publishers, view_.max_publishers,
+                       [&](std::uint32_t index) {
+                           // Acquire: pairs with the release store of the intent.
+                           if (atomics::load_acquire(view_.publishers[index].claim_intent) ==
+                               position) {
+                               in_flight = true;
+                           }
+                       });
+    if (in_flight) return position;
+    if (ring::inspect_frame(view_, position).kind != ring::FrameKind::kUnwritten) return position;
+    const std::uint64_t lap_end = position + view_.room_in_lap(position);
+    const std::uint64_t limit = std::min(tail, lap_end);
+    const std::uint64_t next = ring::find_boundary(view_, position + format::kFrameAlignment, limit);
+    if (next == limit && limit != lap_end) return position;  // nothing to resume at yet
+    return next;
+}
+
 void Subscriber::publish_position(std::uint64_t position) noexcept {
     SHMBUS_FAULT_POINT(fault::Point::kMidAdvance);
     position_ = position;
+    unwritten_polls_ = 0;
     // seq_cst: pairs with the publishers' seq_cst loads in slowest_subscriber. A publisher that
     // announced it is blocked and then reloads positions sees this one, or we see its bit below.
     atomics::store_seq_cst(slot_->position, position);
@@ -272,8 +301,7 @@ Status Subscriber::wait(std::chrono::nanoseconds timeout) noexcept {
     std::uint8_t* semaphore = slot_->semaphore;
     std::uint64_t* sleeping = view_.state->sleeping_subscribers;
     for (;;) {
-        while (sync::semaphore_try_wait(semaphore)) {
-        }
+        sync::semaphore_drain(semaphore);
         sync::set_bit(sleeping, index_);
         if (has_work()) {
             sync::clear_bit(sleeping, index_);
@@ -285,9 +313,15 @@ Status Subscriber::wait(std::chrono::nanoseconds timeout) noexcept {
             return Status::kTimedOut;
         }
         const auto remaining = std::chrono::nanoseconds(deadline - now);
-        (void)sync::semaphore_wait_for(semaphore, std::min(remaining, kLongestSleep));
+        const auto woken =
+            sync::semaphore_wait_for(semaphore, std::min(remaining, kLongestSleep));
         sync::clear_bit(sleeping, index_);
         if (has_work()) return Status::kOk;
+        // A whole slice with nothing: is this position a frame's at all? Let poll() move on.
+        if (woken == sync::WaitOutcome::kTimedOut && skip_orphaned(position_) != position_) {
+            unwritten_polls_ = kOrphanCheck;
+            return Status::kOk;
+        }
     }
 }
 

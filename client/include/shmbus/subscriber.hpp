@@ -135,6 +135,8 @@ private:
     enum class Step : std::uint8_t { kRecord, kSkipped, kSkippedCorrupt, kCaughtUp, kMoved };
 
     static constexpr std::size_t kMaxSkipsPerPoll = 4096;
+    // Empty polls at one position between checks that the position is a real frame's.
+    static constexpr std::uint32_t kOrphanCheck = 1024;
 
     [[nodiscard]] Record record_at(std::uint64_t position, const ring::FrameInfo& frame,
                                    const std::byte* payload) const noexcept {
@@ -181,6 +183,7 @@ private:
     Step read_copied(std::uint64_t& position, Record& record) noexcept;
     std::uint64_t recover_from_lap(std::uint64_t position) noexcept;
     std::uint64_t skip_corrupt(std::uint64_t position) noexcept;
+    std::uint64_t skip_orphaned(std::uint64_t position) noexcept;
     void publish_position(std::uint64_t position) noexcept;
     [[nodiscard]] bool has_work() const noexcept;
     void detach() noexcept;
@@ -203,6 +206,7 @@ private:
     std::uint32_t fork_generation_ = 0;
     std::uint32_t epoch_ = 0;
     std::uint32_t blocked_mask_words_ = 0;
+    std::uint32_t unwritten_polls_ = 0;
     bool zero_copy_ = false;
     bool sequence_known_ = false;
     bool lapped_pending_ = false;
@@ -248,11 +252,32 @@ PollResult Subscriber::poll(Handler&& handler, std::size_t limit) {
                 position = next;
                 continue;
             }
-            break;  // unwritten or still being written: caught up
+            // Unwritten or still being written: caught up. Now and then, make sure "unwritten"
+            // is a claim in flight and not a position no frame starts at.
+            if (frame.kind == ring::FrameKind::kUnwritten && ++unwritten_polls_ >= kOrphanCheck) {
+                unwritten_polls_ = 0;
+                const std::uint64_t next = skip_orphaned(position);
+                if (next != position) {
+                    ++corrupt_;
+                    result.status = Status::kCorrupt;
+                    position = next;
+                    continue;
+                }
+            }
+            break;
         }
         Record record;
         const Step step = read_copied(position, record);
-        if (step == Step::kCaughtUp) break;
+        if (step == Step::kCaughtUp) {
+            if (++unwritten_polls_ < kOrphanCheck) break;
+            unwritten_polls_ = 0;
+            const std::uint64_t next = skip_orphaned(position);
+            if (next == position) break;
+            ++corrupt_;
+            result.status = Status::kCorrupt;
+            position = next;
+            continue;
+        }
         if (step == Step::kSkippedCorrupt) result.status = Status::kCorrupt;
         if (step == Step::kRecord) {
             account(record.sequence);
