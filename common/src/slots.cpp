@@ -7,7 +7,9 @@
 #include <string>
 
 #include "shmbus/format/lock_bytes.hpp"
+#include "shmbus/format/frame_header.hpp"
 #include "shmbus/format/publisher_slot.hpp"
+#include "shmbus/ring/tail.hpp"
 #include "shmbus/sync/ofd_lock.hpp"
 #include "shmbus/sync/semaphore.hpp"
 #include "shmbus/sync/wake_masks.hpp"
@@ -42,6 +44,23 @@ void fold_subscriber_counters(const TopicView& view, format::SubscriberSlot& slo
     atomics::fetch_add_relaxed(view.state->departed_lost, atomics::load_relaxed(slot.lost));
 }
 
+// Does this (dead) publisher's slot still name a claim that is not finished? Its claim intent is
+// what keeps other publishers from lapping that frame (ring/flow_control.hpp, in_flight_floor),
+// and what lets a repairer pad it safely; so the slot stays attached, intent and all, until a
+// repairer has turned the frame into padding. Errs towards "unfinished": that only delays the
+// reclaim to a later pass.
+bool claim_unfinished(const TopicView& view, const format::PublisherSlot& slot) noexcept {
+    // Acquire: pairs with the release store of the intent before the claim.
+    const std::uint64_t intent = atomics::load_acquire(slot.claim_intent);
+    if (intent == format::kNoIntent || intent % format::kFrameAlignment != 0) return false;
+    const std::uint64_t tail = ring::load_tail_position(view.records->tail);
+    if (intent >= tail || intent + view.capacity < tail) return false;
+    // Acquire: pairs with the store that finished the frame.
+    const std::uint64_t word = atomics::load_acquire(view.commit_word(intent));
+    const format::FrameState state = format::state_at(word, intent);
+    return state == format::FrameState::kNone || state == format::FrameState::kClaimed;
+}
+
 void clear_subscriber(const TopicView& view, std::uint32_t index) noexcept {
     format::SubscriberSlot& slot = view.subscribers[index];
     // Clear the attached bit before the state, so a publisher that still sees the bit sees a
@@ -62,6 +81,12 @@ std::uint32_t attach_publisher_slot(const TopicView& view, int lock_fd) {
             throw system_error("locking publisher slot " + std::to_string(index));
         }
         format::PublisherSlot& slot = view.publishers[index];
+        if (atomics::load_acquire(slot.state) != format::kSlotFree && claim_unfinished(view, slot)) {
+            // Its dead owner's last claim awaits repair; taking the slot would drop the intent
+            // that protects it. Another slot, or this one after the repair.
+            sync::unlock_byte(lock_fd, format::slot_lock_byte(index));
+            continue;
+        }
         if (atomics::load_acquire(slot.state) != format::kSlotFree) {
             // The previous owner died without detaching; its records still count.
             atomics::fetch_add_relaxed(view.records->departed_published,
@@ -175,10 +200,8 @@ std::uint32_t reclaim_dead_publishers(const TopicView& view, int records_fd,
                                 sync::LockKind::kWrite) != sync::LockResult::kAcquired) {
             continue;
         }
-        if (atomics::load_acquire(slot.state) != format::kSlotFree) {
+        if (atomics::load_acquire(slot.state) != format::kSlotFree && !claim_unfinished(view, slot)) {
             ReclaimedSlot info{false, index, slot.pid, slot.uid, 0};
-            // The intent stays: a repairer ignores intents of slots nobody holds, and the
-            // dead publisher's unfinished claim, if any, is repaired at the commit floor.
             atomics::fetch_add_relaxed(view.records->departed_published,
                                        atomics::load_relaxed(slot.published));
             atomics::store_relaxed(slot.published, std::uint64_t{0});
