@@ -61,7 +61,9 @@ def describe_machine(root):
         "memory_gib": round(memory_kb / 1024 / 1024, 1), "kernel": platform.release(),
         "debian": debian, "compiler": command_output(["c++", "--version"]).splitlines()[0],
         "clocksource": clocksource,
-        "commit": command_output(["git", "-C", root, "rev-parse", "--short", "HEAD"]),
+        # From a snapshot without .git (git archive), SHMBUS_BENCH_COMMIT names the commit.
+        "commit": command_output(["git", "-C", root, "rev-parse", "--short", "HEAD"]) or
+        os.environ.get("SHMBUS_BENCH_COMMIT", "unknown"),
         "dirty": bool(command_output(["git", "-C", root, "status", "--porcelain", "--", "common",
                                       "client/include", "client/src", "bench"])),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
