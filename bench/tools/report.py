@@ -179,7 +179,8 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
   CPU 1. The driver itself sleeps while a case runs.
 * **Quiet machine.** A case's result records how much CPU time anything other than its own
   measured processes used while it ran (from `/proc/stat`); a result where that exceeds 2 % of
-  the machine is discarded and the case is run again. Load averages at the start and end of
+  the machine (plus 20 ms: `/proc/stat` counts in 10 ms ticks) is discarded and the case is run
+  again, up to three times. Load averages at the start and end of
   each run are in the table above.
 * **Latency** is ping-pong: one side stamps a sequence number into a record, reads the cycle
   counter (`rdtscp`), sends, waits for the echo, reads the counter again; half the round trip
