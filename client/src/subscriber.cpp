@@ -35,7 +35,8 @@ Subscriber::Subscriber(const Topic& topic, const SubscriberOptions& options)
     copy_buffer_ = std::make_unique<std::byte[]>(format::align_frame(view_.max_record_size) + 8);
     zero_copy_ = view_.policy == format::Policy::kBlock && options.zero_copy;
 
-    const ring::Tail tail = ring::load_tail(view_.records->tail);
+    ring::Tail tail = ring::load_tail(view_.records->tail);
+    tail.position = ring::boundary_at_or_before(tail.position);
     std::uint64_t start = tail.position;
     switch (options.start.kind()) {
         case StartAt::Kind::kLatest:
@@ -199,7 +200,8 @@ std::uint64_t Subscriber::recover_from_lap(std::uint64_t position) noexcept {
         }
     }
     // Publishers lap us faster than we can look: start again from the tail, always a boundary.
-    return std::max(ring::load_tail_position(view_.records->tail), position);
+    return std::max(ring::boundary_at_or_before(ring::load_tail_position(view_.records->tail)),
+                    position);
 }
 
 std::uint64_t Subscriber::skip_corrupt(std::uint64_t position) noexcept {

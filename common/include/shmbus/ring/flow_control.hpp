@@ -92,6 +92,8 @@ inline void for_each_bit(const std::uint64_t* mask, std::uint32_t count, Visit&&
 /// oldest frame boundary still in the ring.
 inline std::uint64_t advance_commit_floor(const TopicView& view,
                                           std::uint64_t tail_position) noexcept {
+    // Frame aligned, so that every position the walk derives from it is (ring/tail.hpp).
+    tail_position = boundary_at_or_before(tail_position);
     // Acquire: pairs with raise_to_at_least in another walker, whose walk covered only
     // finished frames.
     const std::uint64_t floor = atomics::load_acquire(view.records->commit_floor);

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "shmbus/ring/frame_inspect.hpp"
+#include "shmbus/ring/tail.hpp"
 #include "shmbus/ring/topic_view.hpp"
 #include "shmbus/util/atomic.hpp"
 
@@ -18,6 +19,8 @@ namespace shmbus::ring {
 /// (a boundary publishers vouch for; the frames below it are finished).
 [[nodiscard]] inline std::uint64_t oldest_intact_position(const TopicView& view,
                                                           std::uint64_t tail_position) noexcept {
+    // Every position derived below is then frame aligned, whatever the mapping held.
+    tail_position = boundary_at_or_before(tail_position);
     if (tail_position <= view.capacity) return 0;  // nothing overwritten yet: position 0 starts it
     const std::uint64_t from = tail_position - view.capacity;
     // Acquire: pairs with raise_to_at_least in the floor walk; the frames below it are finished.

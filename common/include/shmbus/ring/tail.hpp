@@ -16,6 +16,7 @@
 #include <bit>
 #include <cstdint>
 
+#include "shmbus/format/frame_header.hpp"
 #include "shmbus/format/records_header.hpp"
 #include "shmbus/util/atomic.hpp"
 
@@ -36,6 +37,16 @@ struct Tail {
 /// stored before its CAS is visible after this load.
 [[nodiscard]] inline std::uint64_t load_tail_position(const format::TailCell& cell) noexcept {
     return atomics::load_acquire(cell.position);
+}
+
+/// `position`, a tail position read from the mapping, as a frame boundary a reader may stand on.
+/// Claims move the tail by whole frames, so it is always a multiple of kFrameAlignment; one that
+/// is not was scribbled by a process with write access to the records file. Publishers refuse to
+/// claim at it (Appender::try_claim reports kCorrupt); a reader rounds it down, because a commit
+/// word loaded at an unaligned position is a misaligned atomic, and near the end of the lap it
+/// reaches past the end of the ring.
+[[nodiscard]] constexpr std::uint64_t boundary_at_or_before(std::uint64_t position) noexcept {
+    return position & ~(format::kFrameAlignment - 1);
 }
 
 /// A consistent {position, sequence} pair, read without writing: position, sequence, position
