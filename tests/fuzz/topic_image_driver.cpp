@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <optional>
 #include <shmbus/format/frame_header.hpp>
+#include <shmbus/ring/unblocker.hpp>
 #include <shmbus/shmbus.hpp>
 #include <shmbus/topic_stats.hpp>
 #include <string>
@@ -174,6 +175,9 @@ void read_topic(const DriverChoices& choices) {
         std::vector<std::byte> record(choices.offer_length % (view.max_record_size + 1u),
                                       std::byte{0x5a});
         (void)publisher.try_offer(record);
+        // What a held-back publisher and the daemon do: walk the commit floor, and repair the
+        // frame there if its publisher is gone.
+        (void)ring::repair_at_floor(view, topic.records_fd());
         poll_some(subscriber, checker, choices);
     }
     check_stats(collect_stats(topic), view);

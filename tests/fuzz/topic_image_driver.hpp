@@ -7,7 +7,9 @@
 //   3. a Subscriber starting where the image says, in place or copying (block topics), with a
 //      few polls of a bounded number of records, and wait(0) after each if the image asks
 //   4. if the image asks: a Publisher offers one record (flow control reads the subscriber
-//      slots, the claim intents and the commit floor), then the subscriber polls again
+//      slots, the claim intents and the commit floor), the commit floor is walked and the frame
+//      there repaired as a held-back publisher or the daemon would, then the subscriber polls
+//      again
 //   5. collect_stats again, with the subscriber attached
 //
 // Every call returns on its own: polls are bounded, waits have a zero timeout. So a loop that
