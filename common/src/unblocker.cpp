@@ -52,9 +52,12 @@ bool lapped(const TopicView& view, std::uint64_t position) noexcept {
 
 RepairReport repair_at_floor(const TopicView& view, int records_fd) noexcept {
     RepairReport report;
-    std::uint64_t tail = load_tail_position(view.records->tail);
+    std::uint64_t tail = boundary_at_or_before(load_tail_position(view.records->tail));
     std::uint64_t floor = advance_commit_floor(view, tail);
-    if (floor >= tail) return report;
+    // A floor that is not a frame boundary was scribbled (the walk leaves it as it is): no
+    // frame starts there, and a commit word there is unaligned and may straddle the end of
+    // the ring. Nothing to repair.
+    if (floor >= tail || floor % format::kFrameAlignment != 0) return report;
 
     RepairLock lock(records_fd);
     if (!lock.held()) {
@@ -62,10 +65,10 @@ RepairReport repair_at_floor(const TopicView& view, int records_fd) noexcept {
         return report;
     }
     // Another repairer may have finished while we waited for the lock.
-    tail = load_tail_position(view.records->tail);
+    tail = boundary_at_or_before(load_tail_position(view.records->tail));
     floor = advance_commit_floor(view, tail);
     report.position = floor;
-    if (floor >= tail) return report;
+    if (floor >= tail || floor % format::kFrameAlignment != 0) return report;
 
     const std::uint64_t position = floor;
     const FrameInfo frame = inspect_frame(view, position);
