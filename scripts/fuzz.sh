@@ -84,6 +84,6 @@ for target in "${targets[@]}"; do
     done
     exit 1
   fi
-  grep -E '^(#[0-9]+ +DONE|stat::)' "$work/$target/log" || tail -n 5 "$work/$target/log"
+  grep -E '^(#[0-9]+[[:space:]]+DONE|stat::)' "$work/$target/log" || tail -n 5 "$work/$target/log"
 done
 echo "fuzz.sh: no findings in ${seconds}s"
