@@ -173,6 +173,31 @@ TEST_CASE("a headerless dead claim at the tail is padded to the tail, and publis
     CHECK(received[0].payload == shmbus::test::bytes_of("next"));
 }
 
+TEST_CASE(
+    "a commit floor left a lap behind stops at a headerless dead claim instead of jumping past "
+    "it") {
+    Fixture f;
+    f.go_round_once();  // nothing walks the commit floor here: it is still at 0, a lap behind
+    REQUIRE(f.view().records->commit_floor + kCapacity < f.tail());
+    REQUIRE(f.publisher.try_offer(shmbus::test::filled(100, 0x33)) == Status::kOk);
+    REQUIRE(shmbus::test::drain(f.subscriber).size() == 1);
+    const std::uint64_t dead_at = f.tail();
+    (void)f.dead_claim("after_claim", 40);
+    // Records behind the dead claim, as far as it lets publishers go: the tail ends less than a
+    // small frame short of a lap past it, so the floor's jump to "a lap behind the tail" lands
+    // inside the 100-byte record before the dead claim, where no frame starts.
+    while (f.publisher.try_offer(shmbus::test::filled(8, 0x22)) == Status::kOk) {
+    }
+    REQUIRE(f.tail() > dead_at + kCapacity - frame_size(8));
+
+    const shmbus::ring::RepairReport report = f.repair();
+    CHECK(report.outcome == RepairOutcome::kRepaired);
+    CHECK(report.position == dead_at);
+    CHECK(f.unblocked() == 1);
+    (void)shmbus::test::drain(f.subscriber);
+    REQUIRE(f.publisher.try_offer(shmbus::test::bytes_of("next")) == Status::kOk);
+}
+
 TEST_CASE("a live publisher's pending claim is left alone") {
     Fixture f;
     shmbus::Publisher other(f.topic);
