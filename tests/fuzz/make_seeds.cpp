@@ -37,6 +37,7 @@ namespace fs = std::filesystem;
 using shmbus::fuzz::DriverChoices;
 using shmbus::fuzz::kChoicesBytes;
 using shmbus::fuzz::kOptionCopy;
+using shmbus::fuzz::kOptionPersist;
 using shmbus::fuzz::kOptionPublish;
 using shmbus::fuzz::kOptionWait;
 using Image = std::vector<std::uint8_t>;
@@ -213,6 +214,10 @@ void write_seeds(Writer& out) {
         poke<std::uint64_t>(image, kRecordsAt + offsetof(RecordsHeader, tail), 3 * 4096 + 64);
         poke<std::uint64_t>(image, kRecordsAt + offsetof(RecordsHeader, commit_floor), 4096 + 8);
         out.write("block-tail-ahead", image);
+        image[offsetof(DriverChoices, options)] = kOptionPersist | kOptionCopy;
+        out.write("block-tail-ahead-persist", image);
+        image[offsetof(DriverChoices, options)] = kOptionPersist;
+        out.write("block-tail-ahead-persist-in-place", image);
         image = s.image(choices(kPosition, kOptionCopy, 8, 8));
         out.write("block-position-not-boundary", image);
     }
@@ -237,6 +242,8 @@ void write_seeds(Writer& out) {
         // A claim left pending by a publisher that is gone by the time the image is read.
         shmbus::Claim pending = publisher.try_claim(40);
         out.write("block-pending-claim", s.image(choices(kEarliest, kOptionPublish | kOptionWait)));
+        out.write("block-pending-claim-persist",
+                  s.image(choices(kEarliest, kOptionPersist | kOptionCopy)));
         pending.abort();
         // A subscriber attached and asleep, and a publisher marked blocked whose semaphore was
         // scribbled.

@@ -47,6 +47,10 @@ static_assert(sizeof(DriverChoices) == 32);
 inline constexpr std::uint8_t kOptionCopy = 1u << 0;     // zero_copy = false
 inline constexpr std::uint8_t kOptionPublish = 1u << 1;  // open for publishing; offer a record
 inline constexpr std::uint8_t kOptionWait = 1u << 2;     // wait(0) after each poll
+inline constexpr std::uint8_t kOptionPersist = 1u << 3;  // poll kPersistentPolls times
+/// Enough polls for a subscriber stuck at an unwritten position to check whether a frame can
+/// start there at all (Subscriber::kOrphanCheck empty polls), and then some.
+inline constexpr int kPersistentPolls = 1100;
 
 inline constexpr std::size_t kChoicesBytes = sizeof(DriverChoices);
 inline constexpr std::size_t kRecordsHeaderBytes = 448;

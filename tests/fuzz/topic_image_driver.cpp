@@ -141,7 +141,8 @@ StartAt start_of(const DriverChoices& choices) {
 }
 
 void poll_some(Subscriber& subscriber, RecordChecker& checker, const DriverChoices& choices) {
-    const int polls = 1 + choices.polls % 4;
+    const int polls =
+        (choices.options & kOptionPersist) != 0 ? kPersistentPolls : 1 + choices.polls % 4;
     for (int i = 0; i < polls; ++i) {
         const std::uint64_t before = subscriber.position();
         const std::size_t delivered = checker.records();
