@@ -291,14 +291,18 @@ Status Subscriber::wait(std::chrono::nanoseconds timeout) noexcept {
         const Status status = revalidate();
         if (status != Status::kOk) return status;
     }
-    if (has_work()) return Status::kOk;
+    // Work found after the handle epoch moved may be the zero pages of a truncated file.
+    const auto found_work = [this]() noexcept {
+        return detail::handle_epoch() != epoch_ ? revalidate() : Status::kOk;
+    };
+    if (has_work()) return found_work();
     const auto start = Clock::now();
     const auto deadline = timeout >= Clock::time_point::max() - start ? Clock::time_point::max()
                                                                         : start + timeout;
     const auto spin_until =
         options_.spin >= deadline - start ? deadline : start + options_.spin;
     while (Clock::now() < spin_until) {
-        if (has_work()) return Status::kOk;
+        if (has_work()) return found_work();
     }
     std::uint8_t* semaphore = slot_->semaphore;
     std::uint64_t* sleeping = view_.state->sleeping_subscribers;
@@ -307,7 +311,7 @@ Status Subscriber::wait(std::chrono::nanoseconds timeout) noexcept {
         sync::set_bit(sleeping, index_);
         if (has_work()) {
             sync::clear_bit(sleeping, index_);
-            return Status::kOk;
+            return found_work();
         }
         const auto now = Clock::now();
         if (now >= deadline) {
@@ -318,7 +322,9 @@ Status Subscriber::wait(std::chrono::nanoseconds timeout) noexcept {
         const auto woken =
             sync::semaphore_wait_for(semaphore, std::min(remaining, kLongestSleep));
         sync::clear_bit(sleeping, index_);
-        if (has_work()) return Status::kOk;
+        if (has_work()) return found_work();
+        // A file truncated while we slept: nothing will ever post the zero page we sleep on.
+        if (const Status lost = found_work(); lost != Status::kOk) return lost;
         // A whole slice with nothing: is this position a frame's at all? Let poll() move on.
         if (woken == sync::WaitOutcome::kTimedOut && skip_orphaned(position_) != position_) {
             unwritten_polls_ = kOrphanCheck;

@@ -223,7 +223,10 @@ PollResult Subscriber::poll(Handler&& handler, std::size_t limit) {
     // Relaxed: the slot is ours; all that can change it is the daemon's eviction, and nothing we
     // read depends on seeing that early.
     if (atomics::load_relaxed(slot_->state) != format::kSlotActive) {
-        result.status = Status::kEvicted;
+        // A state file truncated under us reads as zeros (client/src/sigbus_guard.cpp): a slot
+        // that is no longer ACTIVE after the epoch moved may be a lost topic, not an eviction.
+        result.status = detail::handle_epoch() != epoch_ ? revalidate() : Status::kOk;
+        if (result.status == Status::kOk) result.status = Status::kEvicted;
         return result;
     }
     std::uint64_t position = position_;
