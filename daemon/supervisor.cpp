@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <shmbus/detail/handle_guard.hpp>
 #include <shmbus/topic.hpp>
 #include <shmbus/util/error.hpp>
 #include <shmbus/util/topic_name.hpp>
@@ -115,6 +116,13 @@ void Supervisor::rescan() {
         return;
     }
     std::erase_if(topics_, [&](const auto& entry) {
+        // A file truncated under us: libshmbus turned the SIGBUS into zero pages over our
+        // mapping (client/src/sigbus_guard.cpp). Let go; adopting it again reports the file.
+        if (shmbus::detail::mapping_lost(*entry.second->topic().mapping())) {
+            spdlog::error("topic '{}': its files were truncated under the daemon; letting go of it",
+                          entry.first);
+            return true;
+        }
         if (entry.second->still_on_disk()) return false;
         spdlog::info("topic '{}' was removed or replaced; letting go of it", entry.first);
         return true;
