@@ -83,6 +83,12 @@ int open_file(const std::filesystem::path& path, int flags, const std::string& w
         throw Error(ErrorCode::kNotFound, topic + " does not exist (no " + path.string() + ")",
                     error);
     }
+    if (error == ELOOP) {
+        throw Error(ErrorCode::kFormat,
+                    topic + ": " + what + " " + path.string() +
+                        " is a symbolic link; shmbus never follows one inside a topic",
+                    error);
+    }
     if (error == EACCES || error == EPERM) {
         throw Error(ErrorCode::kPermission,
                     topic + ": permission denied opening " + what + " " + path.string() + " (" +
