@@ -1,12 +1,15 @@
 // The shmbus tool facing damaged topic files and exhausted limits: each gets the exit status
 // docs/CLI.md gives it and one line naming the problem, and nothing else on the bus is touched.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <shmbus/format/lock_bytes.hpp>
 #include <shmbus/format/records_header.hpp>
 #include <shmbus/shmbus.hpp>
+#include <shmbus/sync/ofd_lock.hpp>
 #include <string>
 #include <vector>
 
@@ -96,6 +99,26 @@ TEST_CASE("a topic whose files are missing or not regular files is refused, nami
     check_refused(run_tool({"stat", "--dir", dir, "linked"}), kBadFile,
                   "topic 'linked' in " + dir + ": records file " + records.string() +
                       " is a symbolic link; shmbus never follows one inside a topic");
+}
+
+TEST_CASE("a topic being initialised is refused with status 7, and opens once that is over") {
+    BusDirectory bus;
+    create_topic(bus.path(), "t", kSmall);
+    // What a reinit holds while it rewrites the files: the init byte's exclusive lock.
+    const int initialiser = ::open(topic_paths(bus.path(), "t").records.c_str(), O_RDWR);
+    REQUIRE(initialiser >= 0);
+    REQUIRE(sync::try_lock_byte(initialiser, format::kInitLockByte, sync::LockKind::kWrite) ==
+            sync::LockResult::kAcquired);
+    try {
+        (void)Topic::open(bus.path(), "t");
+        FAIL("a topic being initialised was opened");
+    } catch (const Error& error) {
+        CHECK(error.code() == ErrorCode::kBusy);
+    }
+    check_refused(run_tool({"sub", "--dir", bus.path().string(), "t"}), kBusy,
+                  "topic 't' in " + bus.path().string() + " is being initialised; try again");
+    ::close(initialiser);
+    CHECK(run_tool({"pub", "--dir", bus.path().string(), "t", "now"}).status() == 0);
 }
 
 TEST_CASE("with every subscriber slot taken, sub exits with status 7 and the others read on") {
