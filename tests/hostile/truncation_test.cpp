@@ -109,24 +109,28 @@ TEST_CASE("a state file truncated under its clients turns into kTopicLost for th
 }
 
 TEST_CASE("a subscriber asleep in wait when its topic is truncated wakes with kTopicLost") {
-    BusDirectory bus;
-    const shmbus::Topic topic = shmbus::test::create_and_open(bus, kSmall, "doomed");
-    shmbus::Subscriber subscriber(topic);
-    Status status = Status::kOk;
-    auto waited = 0ms;
-    std::thread sleeper([&] {
-        const auto start = std::chrono::steady_clock::now();
-        status = subscriber.wait(30s);
-        waited = std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::steady_clock::now() - start);
-    });
-    // Truncating before the subscriber sleeps is as good a test as truncating after: either way
-    // it must notice within a sleep slice, not at the end of its 30 seconds.
-    std::this_thread::sleep_for(50ms);  // pacing only: most runs truncate while it sleeps
-    shmbus::test::resize_file(shmbus::test::topic_paths(bus.path(), "doomed").state, 0);
-    sleeper.join();
-    CHECK(status == Status::kTopicLost);
-    CHECK_MESSAGE(waited < 5s, "wait returned after " << waited.count() << " ms");
+    for (const bool records : {true, false}) {
+        CAPTURE(records);
+        BusDirectory bus;
+        const shmbus::Topic topic = shmbus::test::create_and_open(bus, kSmall, "doomed");
+        shmbus::Subscriber subscriber(topic);
+        Status status = Status::kOk;
+        auto waited = 0ms;
+        std::thread sleeper([&] {
+            const auto start = std::chrono::steady_clock::now();
+            status = subscriber.wait(30s);
+            waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - start);
+        });
+        // Truncating before the subscriber sleeps is as good a test as truncating after: either
+        // way it must notice within a sleep slice, not at the end of its 30 seconds.
+        std::this_thread::sleep_for(50ms);  // pacing only: most runs truncate while it sleeps
+        const auto paths = shmbus::test::topic_paths(bus.path(), "doomed");
+        shmbus::test::resize_file(records ? paths.records : paths.state, 0);
+        sleeper.join();
+        CHECK(status == Status::kTopicLost);
+        CHECK_MESSAGE(waited < 5s, "wait returned after " << waited.count() << " ms");
+    }
 }
 
 TEST_CASE("a publisher blocked in offer when its topic is truncated gives up with kTopicLost") {
