@@ -451,8 +451,8 @@ void print_figures(const RunRecord& run, const ChaosCounts& counts, const CheckR
         "may have made just before dying; voided*: as reported by subscribers; incs: subscriber "
         "incarnations checked)\n");
     std::printf("records committed: %" PRIu64 "; records verified (deliveries checked): %" PRIu64
-                "; lost in overwrite topics (reported, and accounted): %" PRIu64
-                "; voided claims: %" PRIu64 "\n",
+                "; lost (reported and accounted for; in block topics only by subscribers restarted "
+                "after the ring moved on): %" PRIu64 "; voided claims: %" PRIu64 "\n",
                 total.committed, total.deliveries, total.lost, total.voided_claims);
     const auto p = static_cast<std::size_t>(RoleKind::kPublisher);
     const auto s = static_cast<std::size_t>(RoleKind::kSubscriber);

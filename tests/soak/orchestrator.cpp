@@ -346,7 +346,7 @@ class Orchestrator {
         } else {
             ::kill(live.pid, SIGSTOP);
             live.stopped = true;
-            live.cont_at = monotonic_ns() + random_ms(20, 400);
+            live.cont_at = monotonic_ns() + random_ms(20, 800);
             run_.seats[s].stops.push_back({monotonic_ns(), 0});
             ++counts_.stops[k];
         }

@@ -15,8 +15,8 @@
 // Publishers publish 1000 records/s each in bursts; subscribers sleep in wait() when idle and now
 // and then act slow (sleep 10-150 ms). Every 0.05-0.45 s (seeded) the orchestrator picks a
 // publisher (40%), subscriber (40%) or the daemon (20%) and kills it with SIGKILL (60%) or stops
-// it with SIGSTOP for 20-400 ms (40%). A dead process is started again after 20-200 ms (the
-// daemon after 50-500 ms) as a new incarnation. 30% of publisher starts arm a fault point
+// it with SIGSTOP for 20-800 ms (40%; long enough now and then for an eviction). A dead process
+// is started again after 20-200 ms (the daemon after 50-500 ms) as a new incarnation. 30% of publisher starts arm a fault point
 // (SHMBUS_FAULT=<after_claim|after_header|mid_payload|before_commit>:kill:<1-3000>) so that
 // publishers also die between claim and commit, where a random kill rarely lands; 15% of
 // subscriber starts arm mid_advance. At the end everything is continued, the daemon runs,
