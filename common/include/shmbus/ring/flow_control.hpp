@@ -102,7 +102,15 @@ inline std::uint64_t advance_commit_floor(const TopicView& view,
     if (position + view.capacity < tail_position) {
         const std::uint64_t from = tail_position - view.capacity;
         const std::uint64_t lap_end = from + view.room_in_lap(from);
-        position = find_boundary(view, from, lap_end < tail_position ? lap_end : tail_position);
+        std::uint64_t limit = lap_end < tail_position ? lap_end : tail_position;
+        // Never scan past an unfinished claim: one whose publisher died before writing its
+        // header carries no stamp, and the scan for the next stamped position would step over
+        // it, leaving it behind the floor where no repairer looks. Its owner's intent still
+        // names it (a dead publisher keeps its slot until the claim is repaired), and no claim
+        // reaches past it + capacity, so it lies at or after `from`.
+        const std::uint64_t in_flight = in_flight_floor(view, tail_position);
+        if (in_flight >= from && in_flight < limit) limit = in_flight;
+        position = find_boundary(view, from, limit);
     }
     while (position < tail_position) {
         const FrameInfo frame = inspect_frame(view, position);
