@@ -161,7 +161,7 @@ Status Publisher::offer_batch(std::span<const std::span<const std::byte>> record
 Status Publisher::offer(std::span<const std::byte> record, std::chrono::nanoseconds timeout) noexcept {
     Claim claimed = claim(record.size(), timeout);
     if (!claimed) return claimed.status();
-    if (!record.empty()) std::memcpy(claimed.payload().data(), record.data(), record.size());
+    copy_payload(claimed.payload(), record);
     return claimed.commit();
 }
 

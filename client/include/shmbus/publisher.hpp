@@ -25,6 +25,7 @@
 #include "shmbus/status.hpp"
 #include "shmbus/sync/wake_masks.hpp"
 #include "shmbus/topic.hpp"
+#include "shmbus/util/fault_injection.hpp"
 
 namespace shmbus {
 
@@ -129,7 +130,7 @@ public:
     [[nodiscard]] Status try_offer(std::span<const std::byte> record) noexcept {
         Claim claim = try_claim(record.size());
         if (!claim) return claim.status();
-        if (!record.empty()) std::memcpy(claim.payload().data(), record.data(), record.size());
+        copy_payload(claim.payload(), record);
         return claim.commit();
     }
 
@@ -170,6 +171,22 @@ private:
         if (claim_pending_) return Status::kClaimPending;
         if (length > appender_.view().max_record_size) return Status::kTooLarge;
         return Status::kOk;
+    }
+
+    /// Copies `record` into a claimed frame of its size. Test builds pass the mid_payload fault
+    /// point halfway, so a crash test can kill a publisher with half a payload written.
+    static void copy_payload(std::span<std::byte> frame,
+                             std::span<const std::byte> record) noexcept {
+#if defined(SHMBUS_FAULT_INJECTION)
+        const std::size_t half = record.size() / 2;
+        if (half != 0) std::memcpy(frame.data(), record.data(), half);
+        SHMBUS_FAULT_POINT(fault::Point::kMidPayload);
+        if (record.size() != half) {
+            std::memcpy(frame.data() + half, record.data() + half, record.size() - half);
+        }
+#else
+        if (!record.empty()) std::memcpy(frame.data(), record.data(), record.size());
+#endif
     }
 
     static Status status_of(ring::ClaimOutcome outcome) noexcept {

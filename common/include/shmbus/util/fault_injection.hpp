@@ -19,7 +19,7 @@ namespace shmbus::fault {
 enum class Point : std::uint8_t {
     kAfterClaim,    // the tail CAS succeeded; nothing of the frame is written
     kAfterHeader,   // the header is stamped CLAIMED; no payload yet
-    kMidPayload,    // half of the payload is written
+    kMidPayload,    // half of the payload is written (Publisher::offer and try_offer)
     kBeforeCommit,  // the payload is complete; the commit word is not yet COMMITTED
     kMidAdvance,    // a subscriber has read records but not yet published its new position
 };
