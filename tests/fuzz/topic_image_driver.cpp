@@ -197,13 +197,18 @@ void read_topic(const DriverChoices& choices) {
 
 void exercise_topic_image(std::span<const std::uint8_t> bytes) {
     const TopicImage image = parse_topic_image(bytes);
-    write_topic_image(image, scratch_bus() / kTopicName);
+    const std::filesystem::path topic_dir = scratch_bus() / kTopicName;
+    write_topic_image(image, topic_dir);
     try {
         read_topic(image.choices);
     } catch (const Error& error) {
         // Bad input, reported as the API promises: a setup call threw shmbus::Error.
         if (tracing()) std::fprintf(stderr, "shmbus fuzz: refused: %s\n", error.what());
     }
+    // libFuzzer may leave without running static destructors: leave nothing of size behind.
+    std::error_code ignored;
+    std::filesystem::remove(topic_dir / "records", ignored);
+    std::filesystem::remove(topic_dir / "state", ignored);
 }
 
 }  // namespace shmbus::fuzz
