@@ -81,7 +81,9 @@ struct SubscriberOptions {
     /// How long wait() spins before it sleeps on the semaphore.
     std::chrono::nanoseconds spin = std::chrono::microseconds(20);
     /// Block topics only: hand records to the handler in place. false: copy and validate every
-    /// record, as in overwrite topics.
+    /// record, as in overwrite topics. A topic whose daemon evicts slow subscribers lets
+    /// publishers overwrite what an evicted subscriber's handler may still be reading: choose
+    /// false there if a handler may run longer than the eviction time (docs/CONFIG.md).
     bool zero_copy = true;
 };
 
