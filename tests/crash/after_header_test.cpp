@@ -1,0 +1,20 @@
+// Crash point after_header: a publisher dies after writing its frame header, before any payload.
+// The scenario, and what each crash checks: publisher_crash.hpp.
+#include <doctest/doctest.h>
+
+#include "publisher_crash.hpp"
+
+using shmbus::test::crash::CrashAction;
+using shmbus::test::crash::run_publisher_crashes;
+
+TEST_CASE(
+    "a publisher killed after writing its frame header stalls its topic only until the repair, and "
+    "every committed record still arrives once, in order") {
+    run_publisher_crashes("after_header", CrashAction::kKill, 20);
+}
+
+TEST_CASE(
+    "a publisher stopped after writing its frame header keeps its claim while stopped, and once "
+    "killed with SIGKILL costs one voided sequence and nothing else") {
+    run_publisher_crashes("after_header", CrashAction::kStopThenKill, 20);
+}

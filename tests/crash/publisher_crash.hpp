@@ -1,0 +1,41 @@
+// A publisher that dies at one step of publishing, over and over with random timing, while
+// another publisher process and the test's own publisher commit around it.
+//
+// Each crash runs on a fresh topic:
+//
+//   1. The test's publisher fills the ring to a random offset, so frames wrap (and leave
+//      padding at the end of the lap) at a different place each time.
+//   2. Two publisher processes start and run side by side: a healthy one with a random number
+//      of records, and one armed to die at `point` on a random record (SHMBUS_FAULT). Every
+//      record has a random length from 0 to the maximum.
+//   3. The armed one dies there (kill), or stops there and, a random few milliseconds later,
+//      is killed with SIGKILL (stop then kill). While it is only stopped its claim is alive and
+//      nobody may touch it.
+//   4. Progress: the test's subscriber gets past the dead claim within a bound, measured from
+//      the death. Half the crashes leave the repair to shmbusd, on a ring large enough that no
+//      publisher is ever held back; the other half run without a daemon on a small ring, where
+//      a publisher held back by the dead claim repairs it itself.
+//   5. Once the healthy publisher is done: every committed record of every publisher was
+//      delivered exactly once, in the order its publisher sent it, byte for byte; the dead
+//      claim's record never was; the topic counted one unblocked claim and the subscriber one
+//      voided sequence (block topics), or delivered + lost + voided = every sequence handed out
+//      (overwrite topics, where a slow subscriber may be lapped). One more record from the test
+//      arrives after it all (only a later record shows the subscriber the voided sequence).
+//
+// Crashes alternate between block and overwrite topics and between the two repairers.
+#pragma once
+
+#include <string>
+
+namespace shmbus::test::crash {
+
+enum class CrashAction {
+    kKill,          // SIGKILL raised at the fault point
+    kStopThenKill,  // SIGSTOP raised there; the test sends SIGKILL later
+};
+
+/// Runs `crashes` crashes at fault point `point` (after_claim, after_header, mid_payload or
+/// before_commit) with doctest checks, and prints a summary line.
+void run_publisher_crashes(const std::string& point, CrashAction action, int crashes);
+
+}  // namespace shmbus::test::crash
