@@ -82,7 +82,7 @@ public:
         const std::uint64_t size = format::frame_size(length);
         Tail tail = expected_;
         for (;;) {
-            if (tail.position % format::kFrameAlignment != 0) return give_up(ClaimOutcome::kCorrupt);
+            if (!claimable(tail.position)) return give_up(ClaimOutcome::kCorrupt);
             const std::uint64_t room = view_.room_in_lap(tail.position);
             const bool wraps = size > room;
             const std::uint64_t end = tail.position + (wraps ? room : size);
@@ -125,7 +125,7 @@ public:
         }
         Tail tail = expected_;
         for (;;) {
-            if (tail.position % format::kFrameAlignment != 0) return give_up(ClaimOutcome::kCorrupt);
+            if (!claimable(tail.position)) return give_up(ClaimOutcome::kCorrupt);
             const std::uint64_t room = view_.room_in_lap(tail.position);
             std::uint64_t size = 0;
             std::uint32_t fitting = 0;
@@ -243,6 +243,12 @@ public:
     [[nodiscard]] const Tail& expected_tail() const noexcept { return expected_; }
 
 private:
+    /// Could a claim start at this tail? Claims move the tail by whole frames from 0, and never
+    /// past kMaxTailPosition (ring/tail.hpp); any other value was scribbled.
+    [[nodiscard]] static constexpr bool claimable(std::uint64_t position) noexcept {
+        return position % format::kFrameAlignment == 0 && position < kMaxTailPosition;
+    }
+
     void pad(std::uint64_t position, std::uint64_t frame_size) noexcept {
         format::FrameHeader& header = view_.header(position);
         atomics::store_relaxed(header.length,

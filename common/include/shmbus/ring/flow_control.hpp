@@ -98,9 +98,13 @@ inline std::uint64_t advance_commit_floor(const TopicView& view,
     // finished frames.
     const std::uint64_t floor = atomics::load_acquire(view.records->commit_floor);
     std::uint64_t position = floor;
-    if (position % format::kFrameAlignment != 0 || position > tail_position) return floor;
-    if (position + view.capacity < tail_position) {
-        const std::uint64_t from = tail_position - view.capacity;
+    // No walk leaves the floor off a frame boundary or past the tail: such a floor was scribbled
+    // by a process with write access to the records file. It is found again as if it had been
+    // left a lap behind, and the bad value is replaced below.
+    const bool scribbled = position % format::kFrameAlignment != 0 || position > tail_position;
+    if (scribbled || position + view.capacity < tail_position) {
+        const std::uint64_t from =
+            tail_position > view.capacity ? tail_position - view.capacity : 0;
         const std::uint64_t lap_end = from + view.room_in_lap(from);
         std::uint64_t limit = lap_end < tail_position ? lap_end : tail_position;
         // Never scan past an unfinished claim: one whose publisher died before writing its
@@ -127,6 +131,16 @@ inline std::uint64_t advance_commit_floor(const TopicView& view,
         position = frame.next;
     }
     if (position > tail_position) position = tail_position;  // only a corrupt length gets here
+    if (scribbled) {
+        // acq_rel, as in raise_to_at_least. Replaces exactly the bad value: if another walker
+        // replaced it first, its floor is a real one and the raise below applies.
+        std::uint64_t expected = floor;
+        if (std::atomic_ref<std::uint64_t>(view.records->commit_floor)
+                .compare_exchange_strong(expected, position, std::memory_order_acq_rel,
+                                         std::memory_order_acquire)) {
+            return position;
+        }
+    }
     return atomics::raise_to_at_least(view.records->commit_floor, position);
 }
 

@@ -33,10 +33,22 @@ struct Tail {
     std::uint64_t sequence;
 };
 
-/// The tail position alone. Acquire: pairs with the claim CAS, so the claim intent a publisher
-/// stored before its CAS is visible after this load.
+/// The highest tail position shmbus believes. Positions count bytes ever claimed: at 10 GB/s a
+/// topic reaches 2^62 in 14 years. A tail beyond it was scribbled by a process with write
+/// access to the records file, and believing it would let `position + capacity` (capacity is at
+/// most 2^40) wrap around in every "has this been lapped?" test, so readers see it as this bound
+/// and publishers refuse to claim there (Appender reports kCorrupt).
+inline constexpr std::uint64_t kMaxTailPosition = std::uint64_t{1} << 62;
+
+/// A tail position read from the mapping, held to kMaxTailPosition.
+[[nodiscard]] constexpr std::uint64_t believable_tail(std::uint64_t position) noexcept {
+    return position > kMaxTailPosition ? kMaxTailPosition : position;
+}
+
+/// The tail position alone, held to kMaxTailPosition. Acquire: pairs with the claim CAS, so the
+/// claim intent a publisher stored before its CAS is visible after this load.
 [[nodiscard]] inline std::uint64_t load_tail_position(const format::TailCell& cell) noexcept {
-    return atomics::load_acquire(cell.position);
+    return believable_tail(atomics::load_acquire(cell.position));
 }
 
 /// `position`, a tail position read from the mapping, as a frame boundary a reader may stand on.
@@ -51,13 +63,15 @@ struct Tail {
 
 /// A consistent {position, sequence} pair, read without writing: position, sequence, position
 /// again, until both position reads agree. Every claim raises the position, so an unchanged
-/// position means no claim landed between the reads and the sequence belongs to it.
+/// position means no claim landed between the reads and the sequence belongs to it. The
+/// position is held to kMaxTailPosition; a publisher's CAS from a held one fails and hands it
+/// the real value, which it refuses.
 [[nodiscard]] inline Tail load_tail(const format::TailCell& cell) noexcept {
     for (;;) {
         const std::uint64_t before = atomics::load_acquire(cell.position);
         const std::uint64_t sequence = atomics::load_acquire(cell.sequence);
         const std::uint64_t after = atomics::load_acquire(cell.position);
-        if (before == after) return Tail{before, sequence};
+        if (before == after) return Tail{believable_tail(before), sequence};
     }
 }
 
