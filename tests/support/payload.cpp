@@ -53,7 +53,9 @@ std::uint64_t checksum(std::span<const std::byte> bytes, std::uint64_t seed) noe
         hash = std::rotl((hash ^ word) * 0xFF51AFD7ED558CCDull, 29);
     }
     std::uint64_t rest = 0;
-    std::memcpy(&rest, bytes.data() + i, bytes.size() - i);
+    // An empty span may have no data at all: memcpy from a null pointer is undefined, even of
+    // zero bytes.
+    if (i < bytes.size()) std::memcpy(&rest, bytes.data() + i, bytes.size() - i);
     return mix64(hash ^ rest);
 }
 
