@@ -31,7 +31,8 @@ namespace {
 std::string random_suffix() {
     std::uint64_t value = 0;
     if (::getrandom(&value, sizeof value, 0) != static_cast<ssize_t>(sizeof value)) {
-        value = static_cast<std::uint64_t>(::time(nullptr)) ^ static_cast<std::uint64_t>(::getpid());
+        value =
+            static_cast<std::uint64_t>(::time(nullptr)) ^ static_cast<std::uint64_t>(::getpid());
     }
     char text[17];
     std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
@@ -47,7 +48,7 @@ std::uint64_t realtime_ns() {
 
 /// Removes a half-built topic directory unless disarmed.
 class BuildDirectory {
-public:
+  public:
     explicit BuildDirectory(std::filesystem::path path) : path_(std::move(path)) {}
     ~BuildDirectory() {
         if (armed_) {
@@ -60,13 +61,13 @@ public:
     void disarm() { armed_ = false; }
     [[nodiscard]] const std::filesystem::path& path() const { return path_; }
 
-private:
+  private:
     std::filesystem::path path_;
     bool armed_ = true;
 };
 
 class FileDescriptor {
-public:
+  public:
     explicit FileDescriptor(int fd) : fd_(fd) {}
     ~FileDescriptor() {
         if (fd_ >= 0) ::close(fd_);
@@ -80,12 +81,12 @@ public:
         return fd;
     }
 
-private:
+  private:
     int fd_;
 };
 
 class Mapping {
-public:
+  public:
     Mapping(int fd, std::size_t size, const std::string& what) : size_(size) {
         map_ = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (map_ == MAP_FAILED) throw system_error("mapping " + what);
@@ -95,7 +96,7 @@ public:
     Mapping& operator=(const Mapping&) = delete;
     [[nodiscard]] std::byte* bytes() const { return static_cast<std::byte*>(map_); }
 
-private:
+  private:
     void* map_;
     std::size_t size_;
 };
@@ -264,8 +265,8 @@ void create_topic(const std::filesystem::path& dir, std::string_view name,
 bool remove_topic(const std::filesystem::path& dir, std::string_view name) {
     require_valid_topic_name(name);
     const auto path = dir / std::string(name);
-    const auto doomed = dir / (".removing." + std::string(name) + "." +
-                               std::to_string(::getpid()) + "." + random_suffix());
+    const auto doomed = dir / (".removing." + std::string(name) + "." + std::to_string(::getpid()) +
+                               "." + random_suffix());
     if (::rename(path.c_str(), doomed.c_str()) != 0) {
         if (errno == ENOENT) return false;
         throw system_error(detail::describe(name, dir) + ": removing");

@@ -28,10 +28,15 @@ std::vector<int>& registry() {
 }
 
 // Held across fork() so the child never inherits the registry mid-update.
-void before_fork() { registry_mutex().lock(); }
-void in_parent() { registry_mutex().unlock(); }
+void before_fork() {
+    registry_mutex().lock();
+}
+void in_parent() {
+    registry_mutex().unlock();
+}
 void in_child() {
-    for (const int fd : registry()) ::close(fd);
+    for (const int fd : registry())
+        ::close(fd);
     registry().clear();
     ++g_fork_generation;
     g_handle_epoch.fetch_add(1, std::memory_order_relaxed);
@@ -45,7 +50,9 @@ const AtForkInstaller installer;
 
 }  // namespace
 
-std::uint32_t fork_generation() noexcept { return g_fork_generation; }
+std::uint32_t fork_generation() noexcept {
+    return g_fork_generation;
+}
 
 bool mapping_lost(const TopicMapping& mapping) noexcept {
     // Acquire: pairs with the SIGBUS handler's release store.

@@ -58,7 +58,9 @@ Publisher::Publisher(const Topic& topic, const PublisherOptions& options)
     attached_ = true;
 }
 
-Publisher::~Publisher() { detach(); }
+Publisher::~Publisher() {
+    detach();
+}
 
 Status Publisher::revalidate() noexcept {
     const std::uint32_t epoch = detail::handle_epoch();
@@ -158,7 +160,8 @@ Status Publisher::offer_batch(std::span<const std::span<const std::byte>> record
     return Status::kOk;
 }
 
-Status Publisher::offer(std::span<const std::byte> record, std::chrono::nanoseconds timeout) noexcept {
+Status Publisher::offer(std::span<const std::byte> record,
+                        std::chrono::nanoseconds timeout) noexcept {
     Claim claimed = claim(record.size(), timeout);
     if (!claimed) return claimed.status();
     copy_payload(claimed.payload(), record);
@@ -167,10 +170,9 @@ Status Publisher::offer(std::span<const std::byte> record, std::chrono::nanoseco
 
 void Publisher::wake_subscribers() noexcept {
     const ring::TopicView& view = appender_.view();
-    sync::wake_sleepers(view.state->sleeping_subscribers, view.max_subscribers,
-                        [&view](std::uint32_t index) {
-                            sync::semaphore_post(view.subscribers[index].semaphore);
-                        });
+    sync::wake_sleepers(
+        view.state->sleeping_subscribers, view.max_subscribers,
+        [&view](std::uint32_t index) { sync::semaphore_post(view.subscribers[index].semaphore); });
 }
 
 }  // namespace shmbus

@@ -85,7 +85,8 @@ bool guard_mapping(void* base, std::size_t size, std::atomic<bool>* lost) noexce
         std::lock_guard<std::mutex> guard(g_writers);
         for (Range& range : g_ranges) {
             if (range.begin.load(std::memory_order_relaxed) != 0) continue;
-            range.end.store(reinterpret_cast<std::uintptr_t>(base) + size, std::memory_order_relaxed);
+            range.end.store(reinterpret_cast<std::uintptr_t>(base) + size,
+                            std::memory_order_relaxed);
             range.lost.store(lost, std::memory_order_relaxed);
             // Release: the handler that sees `begin` sees `end` and `lost`.
             range.begin.store(reinterpret_cast<std::uintptr_t>(base), std::memory_order_release);
@@ -100,7 +101,8 @@ void unguard_mapping(void* base) noexcept {
     try {
         std::lock_guard<std::mutex> guard(g_writers);
         for (Range& range : g_ranges) {
-            if (range.begin.load(std::memory_order_relaxed) == reinterpret_cast<std::uintptr_t>(base)) {
+            if (range.begin.load(std::memory_order_relaxed) ==
+                reinterpret_cast<std::uintptr_t>(base)) {
                 range.begin.store(0, std::memory_order_release);
                 range.lost.store(nullptr, std::memory_order_relaxed);
                 return;

@@ -67,9 +67,9 @@ Subscriber::Subscriber(const Topic& topic, const SubscriberOptions& options)
             const std::uint64_t word = atomics::load_acquire(view_.commit_word(saved));
             if (saved != tail.position &&
                 format::state_at(word, saved) == format::FrameState::kNone) {
-                throw Error(ErrorCode::kInvalidArgument,
-                            what + ": position " + std::to_string(saved) +
-                                " is not the start of a record");
+                throw Error(
+                    ErrorCode::kInvalidArgument,
+                    what + ": position " + std::to_string(saved) + " is not the start of a record");
             }
             start = saved;
             break;
@@ -109,7 +109,9 @@ Subscriber::Subscriber(const Topic& topic, const SubscriberOptions& options)
     attached_ = true;
 }
 
-Subscriber::~Subscriber() { detach(); }
+Subscriber::~Subscriber() {
+    detach();
+}
 
 void Subscriber::detach() noexcept {
     if (!attached_) return;
@@ -165,7 +167,8 @@ Subscriber::Step Subscriber::read_copied(std::uint64_t& position, Record& record
                 position = next;
                 return Step::kSkippedCorrupt;
             }
-        case ring::FrameKind::kRecord: break;
+        case ring::FrameKind::kRecord:
+            break;
     }
     // The seqlock read: copy everything out, then check that no publisher claimed as far as
     // this frame's bytes in the next lap while we copied. Word by word with relaxed atomic
@@ -173,7 +176,8 @@ Subscriber::Step Subscriber::read_copied(std::uint64_t& position, Record& record
     const auto* source = reinterpret_cast<const std::uint64_t*>(view_.payload(position));
     auto* target = reinterpret_cast<std::uint64_t*>(copy_buffer_.get());
     const std::uint64_t words = (std::uint64_t{frame.length} + 7) / 8;
-    for (std::uint64_t i = 0; i < words; ++i) target[i] = atomics::load_relaxed(source[i]);
+    for (std::uint64_t i = 0; i < words; ++i)
+        target[i] = atomics::load_relaxed(source[i]);
     const Record copied = record_at(position, frame, copy_buffer_.get());
     // Acquire fence: pairs with the release ordering of a later lap's claim CAS (every claim is a
     // full barrier), so if any byte we copied came from the next lap, the tail load below sees
@@ -209,7 +213,8 @@ std::uint64_t Subscriber::skip_corrupt(std::uint64_t position) noexcept {
     const std::uint64_t lap_end = position + view_.room_in_lap(position);
     const std::uint64_t limit = std::min(tail, lap_end);
     if (limit <= position) return position;
-    const std::uint64_t next = ring::find_boundary(view_, position + format::kFrameAlignment, limit);
+    const std::uint64_t next =
+        ring::find_boundary(view_, position + format::kFrameAlignment, limit);
     // Resume at the next frame that vouches for itself, or at the end of the lap. If neither
     // exists yet, the frames after this one are still being written: stay, and look again
     // next time, without counting it twice.
@@ -235,19 +240,19 @@ std::uint64_t Subscriber::skip_orphaned(std::uint64_t position) noexcept {
     const std::uint64_t tail = ring::load_tail_position(view_.records->tail);
     if (tail <= position) return position;
     bool in_flight = false;
-    ring::for_each_bit(view_.records->attached_publishers, view_.max_publishers,
-                       [&](std::uint32_t index) {
-                           // Acquire: pairs with the release store of the intent.
-                           if (atomics::load_acquire(view_.publishers[index].claim_intent) ==
-                               position) {
-                               in_flight = true;
-                           }
-                       });
+    ring::for_each_bit(
+        view_.records->attached_publishers, view_.max_publishers, [&](std::uint32_t index) {
+            // Acquire: pairs with the release store of the intent.
+            if (atomics::load_acquire(view_.publishers[index].claim_intent) == position) {
+                in_flight = true;
+            }
+        });
     if (in_flight) return position;
     if (ring::inspect_frame(view_, position).kind != ring::FrameKind::kUnwritten) return position;
     const std::uint64_t lap_end = position + view_.room_in_lap(position);
     const std::uint64_t limit = std::min(tail, lap_end);
-    const std::uint64_t next = ring::find_boundary(view_, position + format::kFrameAlignment, limit);
+    const std::uint64_t next =
+        ring::find_boundary(view_, position + format::kFrameAlignment, limit);
     if (next == limit && limit != lap_end) return position;  // nothing to resume at yet
     return next;
 }
@@ -279,9 +284,11 @@ bool Subscriber::has_work() const noexcept {
     switch (format::state_at(word, position_)) {
         case format::FrameState::kCommitted:
         case format::FrameState::kPadding:
-        case format::FrameState::kWrap: return position_ != corrupt_at_;
+        case format::FrameState::kWrap:
+            return position_ != corrupt_at_;
         case format::FrameState::kNone:
-        case format::FrameState::kClaimed: break;
+        case format::FrameState::kClaimed:
+            break;
     }
     return !in_place(position_) && lapped(position_);
 }
@@ -297,10 +304,9 @@ Status Subscriber::wait(std::chrono::nanoseconds timeout) noexcept {
     };
     if (has_work()) return found_work();
     const auto start = Clock::now();
-    const auto deadline = timeout >= Clock::time_point::max() - start ? Clock::time_point::max()
-                                                                        : start + timeout;
-    const auto spin_until =
-        options_.spin >= deadline - start ? deadline : start + options_.spin;
+    const auto deadline =
+        timeout >= Clock::time_point::max() - start ? Clock::time_point::max() : start + timeout;
+    const auto spin_until = options_.spin >= deadline - start ? deadline : start + options_.spin;
     while (Clock::now() < spin_until) {
         if (has_work()) return found_work();
     }
@@ -319,8 +325,7 @@ Status Subscriber::wait(std::chrono::nanoseconds timeout) noexcept {
             return Status::kTimedOut;
         }
         const auto remaining = std::chrono::nanoseconds(deadline - now);
-        const auto woken =
-            sync::semaphore_wait_for(semaphore, std::min(remaining, kLongestSleep));
+        const auto woken = sync::semaphore_wait_for(semaphore, std::min(remaining, kLongestSleep));
         sync::clear_bit(sleeping, index_);
         if (has_work()) return found_work();
         // A file truncated while we slept: nothing will ever post the zero page we sleep on.

@@ -1,4 +1,6 @@
 // Opening a topic: every check a file must pass before anything trusts it.
+#include "shmbus/topic.hpp"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -13,7 +15,6 @@
 #include "shmbus/format/geometry.hpp"
 #include "shmbus/format/lock_bytes.hpp"
 #include "shmbus/sync/ofd_lock.hpp"
-#include "shmbus/topic.hpp"
 #include "shmbus/util/topic_name.hpp"
 #include "sigbus_guard.hpp"
 #include "topic_mapping.hpp"
@@ -124,11 +125,14 @@ Topic Topic::open(const std::filesystem::path& dir, std::string_view name,
     // A shared lock on the init byte for as long as the topic is open: reinitialising takes the
     // exclusive lock, so it waits for every client to leave, and no client opens a file halfway
     // through being rewritten.
-    switch (sync::try_lock_byte(mapping->records_fd, format::kInitLockByte, sync::LockKind::kRead)) {
-        case sync::LockResult::kAcquired: break;
+    switch (
+        sync::try_lock_byte(mapping->records_fd, format::kInitLockByte, sync::LockKind::kRead)) {
+        case sync::LockResult::kAcquired:
+            break;
         case sync::LockResult::kConflict:
             throw Error(ErrorCode::kBusy, topic + " is being initialised; try again");
-        case sync::LockResult::kError: throw system_error(topic + ": locking the records file");
+        case sync::LockResult::kError:
+            throw system_error(topic + ": locking the records file");
     }
 
     const std::string records_what = topic + ": records file " + mapping->records_path.string();
@@ -142,8 +146,7 @@ Topic Topic::open(const std::filesystem::path& dir, std::string_view name,
                     records_what + ": " + *problem);
     }
 
-    mapping->state_fd =
-        open_file(mapping->state_path, O_RDWR, "state file", topic, "read-write");
+    mapping->state_fd = open_file(mapping->state_path, O_RDWR, "state file", topic, "read-write");
     const std::string state_what = topic + ": state file " + mapping->state_path.string();
     const std::uint64_t state_size = file_size(mapping->state_fd, state_what);
     auto state_header = std::make_unique<format::StateHeader>();
@@ -189,12 +192,24 @@ Topic Topic::open(const std::filesystem::path& dir, std::string_view name,
     return Topic(std::move(mapping));
 }
 
-const std::string& Topic::name() const noexcept { return mapping_->name; }
-const std::filesystem::path& Topic::directory() const noexcept { return mapping_->directory; }
-Access Topic::access() const noexcept { return mapping_->access; }
-const ring::TopicView& Topic::view() const noexcept { return mapping_->view; }
-int Topic::records_fd() const noexcept { return mapping_->records_fd; }
-int Topic::state_fd() const noexcept { return mapping_->state_fd; }
+const std::string& Topic::name() const noexcept {
+    return mapping_->name;
+}
+const std::filesystem::path& Topic::directory() const noexcept {
+    return mapping_->directory;
+}
+Access Topic::access() const noexcept {
+    return mapping_->access;
+}
+const ring::TopicView& Topic::view() const noexcept {
+    return mapping_->view;
+}
+int Topic::records_fd() const noexcept {
+    return mapping_->records_fd;
+}
+int Topic::state_fd() const noexcept {
+    return mapping_->state_fd;
+}
 
 std::vector<std::string> list_topics(const std::filesystem::path& dir) {
     std::error_code error;

@@ -10,19 +10,32 @@ Error system_error(std::string_view what, int errno_value) {
     switch (errno_value) {
         case EACCES:
         case EPERM:
-        case EROFS: code = ErrorCode::kPermission; break;
+        case EROFS:
+            code = ErrorCode::kPermission;
+            break;
         case ENOENT:
-        case ENOTDIR: code = ErrorCode::kNotFound; break;
+        case ENOTDIR:
+            code = ErrorCode::kNotFound;
+            break;
         case EEXIST:
-        case ENOTEMPTY: code = ErrorCode::kExists; break;
+        case ENOTEMPTY:
+            code = ErrorCode::kExists;
+            break;
         case ENOSPC:
         case EDQUOT:
-        case EFBIG: code = ErrorCode::kNoSpace; break;
+        case EFBIG:
+            code = ErrorCode::kNoSpace;
+            break;
         case EAGAIN:
-        case EBUSY: code = ErrorCode::kBusy; break;
+        case EBUSY:
+            code = ErrorCode::kBusy;
+            break;
         case EINVAL:
-        case ENAMETOOLONG: code = ErrorCode::kInvalidArgument; break;
-        default: break;
+        case ENAMETOOLONG:
+            code = ErrorCode::kInvalidArgument;
+            break;
+        default:
+            break;
     }
     std::string message(what);
     message += ": ";
@@ -32,16 +45,26 @@ Error system_error(std::string_view what, int errno_value) {
 
 std::string_view to_string(ErrorCode code) noexcept {
     switch (code) {
-        case ErrorCode::kInvalidArgument: return "invalid argument";
-        case ErrorCode::kNotFound: return "not found";
-        case ErrorCode::kExists: return "already exists";
-        case ErrorCode::kPermission: return "permission denied";
-        case ErrorCode::kFormat: return "bad file format";
-        case ErrorCode::kVersion: return "unsupported format version";
-        case ErrorCode::kNoSpace: return "no space left";
-        case ErrorCode::kNoSlot: return "no free slot";
-        case ErrorCode::kBusy: return "busy";
-        case ErrorCode::kSystem: return "system error";
+        case ErrorCode::kInvalidArgument:
+            return "invalid argument";
+        case ErrorCode::kNotFound:
+            return "not found";
+        case ErrorCode::kExists:
+            return "already exists";
+        case ErrorCode::kPermission:
+            return "permission denied";
+        case ErrorCode::kFormat:
+            return "bad file format";
+        case ErrorCode::kVersion:
+            return "unsupported format version";
+        case ErrorCode::kNoSpace:
+            return "no space left";
+        case ErrorCode::kNoSlot:
+            return "no free slot";
+        case ErrorCode::kBusy:
+            return "busy";
+        case ErrorCode::kSystem:
+            return "system error";
     }
     return "unknown error";
 }

@@ -23,12 +23,18 @@ struct Armed {
 };
 
 bool parse_point(std::string_view name, Point& point) {
-    if (name == "after_claim") point = Point::kAfterClaim;
-    else if (name == "after_header") point = Point::kAfterHeader;
-    else if (name == "mid_payload") point = Point::kMidPayload;
-    else if (name == "before_commit") point = Point::kBeforeCommit;
-    else if (name == "mid_advance") point = Point::kMidAdvance;
-    else return false;
+    if (name == "after_claim")
+        point = Point::kAfterClaim;
+    else if (name == "after_header")
+        point = Point::kAfterHeader;
+    else if (name == "mid_payload")
+        point = Point::kMidPayload;
+    else if (name == "before_commit")
+        point = Point::kBeforeCommit;
+    else if (name == "mid_advance")
+        point = Point::kMidAdvance;
+    else
+        return false;
     return true;
 }
 
@@ -43,9 +49,12 @@ Armed parse(const char* text) {
     std::string_view rest = spec.substr(first + 1);
     const auto second = rest.find(':');
     const std::string_view action = rest.substr(0, second);
-    if (action == "stop") armed.action = Action::kStop;
-    else if (action == "kill") armed.action = Action::kKill;
-    else if (action == "abort") armed.action = Action::kAbort;
+    if (action == "stop")
+        armed.action = Action::kStop;
+    else if (action == "kill")
+        armed.action = Action::kKill;
+    else if (action == "abort")
+        armed.action = Action::kAbort;
     if (second != std::string_view::npos) {
         armed.hit = std::strtol(std::string(rest.substr(second + 1)).c_str(), nullptr, 10);
         if (armed.hit < 1) armed.hit = 1;
@@ -67,10 +76,16 @@ void reached(Point point) noexcept {
     if (spec.action == Action::kNone || spec.point != point) return;
     if (hits.fetch_add(1, std::memory_order_relaxed) + 1 != spec.hit) return;
     switch (spec.action) {
-        case Action::kStop: ::raise(SIGSTOP); break;
-        case Action::kKill: ::raise(SIGKILL); break;
-        case Action::kAbort: std::abort();
-        case Action::kNone: break;
+        case Action::kStop:
+            ::raise(SIGSTOP);
+            break;
+        case Action::kKill:
+            ::raise(SIGKILL);
+            break;
+        case Action::kAbort:
+            std::abort();
+        case Action::kNone:
+            break;
     }
 }
 

@@ -14,19 +14,22 @@ constexpr std::uint64_t round_up(std::uint64_t value, std::uint64_t unit) {
     return (value + unit - 1) / unit * unit;
 }
 
-std::string number(std::uint64_t value) { return std::to_string(value); }
+std::string number(std::uint64_t value) {
+    return std::to_string(value);
+}
 
 }  // namespace
 
 std::optional<std::string> check_parameters(const TopicParameters& p) {
-    if (p.capacity < kMinCapacity || p.capacity > kMaxCapacity || !std::has_single_bit(p.capacity)) {
+    if (p.capacity < kMinCapacity || p.capacity > kMaxCapacity ||
+        !std::has_single_bit(p.capacity)) {
         return "capacity " + number(p.capacity) + " is not a power of two between " +
                number(kMinCapacity) + " and " + number(kMaxCapacity) + " bytes";
     }
-    if (p.max_record_size > kMaxRecordLimit ||
-        frame_size(p.max_record_size) > p.capacity / 4) {
+    if (p.max_record_size > kMaxRecordLimit || frame_size(p.max_record_size) > p.capacity / 4) {
         return "max record size " + number(p.max_record_size) + " is too large for capacity " +
-               number(p.capacity) + " (a record's frame, header included, may take at most a "
+               number(p.capacity) +
+               " (a record's frame, header included, may take at most a "
                "quarter of the ring: at most " +
                number(p.capacity / 4 - kFrameHeaderSize) + " bytes here)";
     }
@@ -57,9 +60,9 @@ Geometry compute_geometry(const TopicParameters& p) noexcept {
     g.subscriber_slots_offset = kHeaderSize;
     g.publisher_waits_offset =
         g.subscriber_slots_offset + std::uint64_t{p.max_subscribers} * sizeof(SubscriberSlot);
-    g.state_file_size = round_up(
-        g.publisher_waits_offset + std::uint64_t{p.max_publishers} * sizeof(PublisherWait),
-        kPageSize);
+    g.state_file_size =
+        round_up(g.publisher_waits_offset + std::uint64_t{p.max_publishers} * sizeof(PublisherWait),
+                 kPageSize);
     return g;
 }
 

@@ -17,7 +17,9 @@ struct flock byte_lock(std::uint64_t offset, short type) {
     return lock;
 }
 
-short type_of(LockKind kind) { return kind == LockKind::kRead ? F_RDLCK : F_WRLCK; }
+short type_of(LockKind kind) {
+    return kind == LockKind::kRead ? F_RDLCK : F_WRLCK;
+}
 
 }  // namespace
 

@@ -6,8 +6,8 @@
 #include <mutex>
 #include <string>
 
-#include "shmbus/format/lock_bytes.hpp"
 #include "shmbus/format/frame_header.hpp"
+#include "shmbus/format/lock_bytes.hpp"
 #include "shmbus/format/publisher_slot.hpp"
 #include "shmbus/ring/tail.hpp"
 #include "shmbus/sync/ofd_lock.hpp"
@@ -81,7 +81,8 @@ std::uint32_t attach_publisher_slot(const TopicView& view, int lock_fd) {
             throw system_error("locking publisher slot " + std::to_string(index));
         }
         format::PublisherSlot& slot = view.publishers[index];
-        if (atomics::load_acquire(slot.state) != format::kSlotFree && claim_unfinished(view, slot)) {
+        if (atomics::load_acquire(slot.state) != format::kSlotFree &&
+            claim_unfinished(view, slot)) {
             // Its dead owner's last claim awaits repair; taking the slot would drop the intent
             // that protects it. Another slot, or this one after the repair.
             sync::unlock_byte(lock_fd, format::slot_lock_byte(index));
@@ -162,8 +163,9 @@ void detach_subscriber_slot(const TopicView& view, std::uint32_t index) noexcept
     clear_subscriber(view, index);
 }
 
-std::uint32_t reclaim_dead_subscribers(const TopicView& view, int state_fd,
-                                       const std::function<void(const ReclaimedSlot&)>& on_reclaim) {
+std::uint32_t reclaim_dead_subscribers(
+    const TopicView& view, int state_fd,
+    const std::function<void(const ReclaimedSlot&)>& on_reclaim) {
     std::lock_guard<std::mutex> guard(reclaim_mutex());
     std::uint32_t reclaimed = 0;
     for (std::uint32_t index = 0; index < view.max_subscribers; ++index) {
@@ -200,7 +202,8 @@ std::uint32_t reclaim_dead_publishers(const TopicView& view, int records_fd,
                                 sync::LockKind::kWrite) != sync::LockResult::kAcquired) {
             continue;
         }
-        if (atomics::load_acquire(slot.state) != format::kSlotFree && !claim_unfinished(view, slot)) {
+        if (atomics::load_acquire(slot.state) != format::kSlotFree &&
+            !claim_unfinished(view, slot)) {
             ReclaimedSlot info{false, index, slot.pid, slot.uid, 0};
             atomics::fetch_add_relaxed(view.records->departed_published,
                                        atomics::load_relaxed(slot.published));

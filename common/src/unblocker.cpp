@@ -21,10 +21,11 @@ std::mutex& in_process_repair_mutex() {
 }
 
 class RepairLock {
-public:
+  public:
     explicit RepairLock(int fd) : fd_(fd), guard_(in_process_repair_mutex(), std::try_to_lock) {
         if (!guard_.owns_lock()) return;
-        const auto result = sync::try_lock_byte(fd_, format::kRepairLockByte, sync::LockKind::kWrite);
+        const auto result =
+            sync::try_lock_byte(fd_, format::kRepairLockByte, sync::LockKind::kWrite);
         held_ = result == sync::LockResult::kAcquired;
     }
     ~RepairLock() {
@@ -34,7 +35,7 @@ public:
     RepairLock& operator=(const RepairLock&) = delete;
     [[nodiscard]] bool held() const noexcept { return held_; }
 
-private:
+  private:
     int fd_;
     std::unique_lock<std::mutex> guard_;
     bool held_ = false;
@@ -95,8 +96,8 @@ RepairReport repair_at_floor(const TopicView& view, int records_fd) noexcept {
     const std::uint64_t lap_end = position + view.room_in_lap(position);
     if (lap_end < end) end = lap_end;
     for (std::uint32_t slot = 0; slot < view.max_publishers; ++slot) {
-        const auto probe = sync::probe_byte(records_fd, format::slot_lock_byte(slot),
-                                            sync::LockKind::kWrite);
+        const auto probe =
+            sync::probe_byte(records_fd, format::slot_lock_byte(slot), sync::LockKind::kWrite);
         if (probe == sync::Probe::kError) {
             report.outcome = RepairOutcome::kError;
             return report;
@@ -147,9 +148,9 @@ RepairReport repair_at_floor(const TopicView& view, int records_fd) noexcept {
         replacement = format::stamp(position, format::FrameState::kWrap);
     } else {
         // Relaxed: the CAS below has release order and publishes it with the stamp.
-        atomics::store_relaxed(view.header(position).length,
-                               static_cast<std::uint32_t>(padding_end - position -
-                                                          format::kFrameHeaderSize));
+        atomics::store_relaxed(
+            view.header(position).length,
+            static_cast<std::uint32_t>(padding_end - position - format::kFrameHeaderSize));
         replacement = format::stamp(position, format::FrameState::kPadding);
     }
     // acq_rel: release publishes the padding length with the stamp; the CAS fails, harmlessly,

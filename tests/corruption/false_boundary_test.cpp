@@ -11,10 +11,13 @@
 #include "support/bus_directory.hpp"
 #include "support/records.hpp"
 
-TEST_CASE("a subscriber starting at earliest never starts inside a frame whose length looks like a stamp") {
+TEST_CASE(
+    "a subscriber starting at earliest never starts inside a frame whose length looks like a "
+    "stamp") {
     shmbus::test::BusDirectory bus;
-    shmbus::create_topic(bus.path(), "t", {.capacity = 4096, .max_record_size = 256,
-                                           .policy = shmbus::Policy::kOverwrite});
+    shmbus::create_topic(
+        bus.path(), "t",
+        {.capacity = 4096, .max_record_size = 256, .policy = shmbus::Policy::kOverwrite});
     const shmbus::Topic topic = shmbus::Topic::open(bus.path(), "t");
     shmbus::Publisher publisher(topic);
     REQUIRE(publisher.slot() == 0);
@@ -23,7 +26,8 @@ TEST_CASE("a subscriber starting at earliest never starts inside a frame whose l
     REQUIRE(publisher.try_offer({}) == shmbus::Status::kOk);
     REQUIRE(publisher.try_offer(shmbus::test::filled(42, 0xee)) == shmbus::Status::kOk);
     // Fill lap 0 to its end (next frame at 112): 3984 bytes = 15 frames of 256 + one of 144.
-    for (int i = 0; i < 15; ++i) REQUIRE(publisher.try_offer(shmbus::test::filled(224, 1)) == shmbus::Status::kOk);
+    for (int i = 0; i < 15; ++i)
+        REQUIRE(publisher.try_offer(shmbus::test::filled(224, 1)) == shmbus::Status::kOk);
     REQUIRE(publisher.try_offer(shmbus::test::filled(112, 2)) == shmbus::Status::kOk);
     REQUIRE(topic.view().records->tail.position == 4096);
     // Lap 1: one 40-byte frame overwrites [0, 40) — the head of the record at 32.

@@ -31,7 +31,8 @@ TEST_CASE("a shortened record length does not stall a block topic for good") {
     for (int i = 0; i < 60; ++i) {
         // Each offer waits (and repairs) up to 20 ms; the subscriber reads in between.
         const auto length = shmbus::test::record_length(0, 10 + i, 256);
-        if (publisher.offer(shmbus::test::filled(length, 1), 20ms) != shmbus::Status::kOk) ++refused;
+        if (publisher.offer(shmbus::test::filled(length, 1), 20ms) != shmbus::Status::kOk)
+            ++refused;
         delivered += shmbus::test::drain(subscriber).size();
         (void)subscriber.wait(1ms);  // as a real subscriber would, between polls
         delivered += shmbus::test::drain(subscriber).size();

@@ -7,7 +7,7 @@
 namespace shmbus::test {
 
 class BusDirectory {
-public:
+  public:
     /// Creates a unique directory under $TMPDIR (default /tmp).
     BusDirectory();
     ~BusDirectory();
@@ -16,7 +16,7 @@ public:
 
     [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 

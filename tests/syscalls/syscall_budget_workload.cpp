@@ -21,7 +21,8 @@ namespace {
 constexpr std::size_t kPayload = 64;
 
 int subscribe(const std::filesystem::path& dir, std::uint64_t count, int ready_fd) {
-    const shmbus::Topic topic = shmbus::Topic::open(dir, "budget", {.access = shmbus::Access::kSubscribe});
+    const shmbus::Topic topic =
+        shmbus::Topic::open(dir, "budget", {.access = shmbus::Access::kSubscribe});
     shmbus::Subscriber subscriber(topic);
     const char ready = 'r';
     if (::write(ready_fd, &ready, 1) != 1) return 2;
@@ -32,7 +33,8 @@ int subscribe(const std::filesystem::path& dir, std::uint64_t count, int ready_f
     while (next < count) {
         if (std::chrono::steady_clock::now() > deadline) {
             std::fprintf(stderr, "subscriber: timed out at %llu of %llu\n",
-                         static_cast<unsigned long long>(next), static_cast<unsigned long long>(count));
+                         static_cast<unsigned long long>(next),
+                         static_cast<unsigned long long>(count));
             return 3;
         }
         (void)subscriber.wait(std::chrono::milliseconds(100));
@@ -82,7 +84,8 @@ int main(int argc, char** argv) {
         for (std::uint64_t i = 0; i < count; ++i) {
             std::memcpy(payload, &i, sizeof i);
             if (publisher.offer(payload, std::chrono::seconds(30)) != shmbus::Status::kOk) {
-                std::fprintf(stderr, "publisher: offer failed at %llu\n", static_cast<unsigned long long>(i));
+                std::fprintf(stderr, "publisher: offer failed at %llu\n",
+                             static_cast<unsigned long long>(i));
                 ::kill(child, SIGKILL);
                 return 5;
             }

@@ -31,27 +31,30 @@ class Create final : public Command {
         app.add_option("TOPIC", topic_, "Name of the new topic: up to 63 of [A-Za-z0-9._-]")
             ->required()
             ->type_name("");
-        capacity_option_ = app.add_option("--capacity", capacity_text_,
-                       "Ring bytes, a power of two; suffixes K, M, G (powers of 1024)")
-            ->type_name("SIZE")
-            ->default_str("1M");
-        max_record_option_ = app.add_option("--max-record", max_record_text_,
-                       "Longest record; its frame (32 bytes more) fits a quarter of the ring")
-            ->type_name("SIZE")
-            ->default_str("64K");
-        policy_option_ = app.add_option("--policy", policy_text_,
-                       "block (publishers wait for the slowest subscriber) or overwrite (it "
-                       "loses records)")
-            ->type_name("POLICY")
-            ->default_str(policy_text_);
+        capacity_option_ =
+            app.add_option("--capacity", capacity_text_,
+                           "Ring bytes, a power of two; suffixes K, M, G (powers of 1024)")
+                ->type_name("SIZE")
+                ->default_str("1M");
+        max_record_option_ =
+            app.add_option("--max-record", max_record_text_,
+                           "Longest record; its frame (32 bytes more) fits a quarter of the ring")
+                ->type_name("SIZE")
+                ->default_str("64K");
+        policy_option_ =
+            app.add_option("--policy", policy_text_,
+                           "block (publishers wait for the slowest subscriber) or overwrite (it "
+                           "loses records)")
+                ->type_name("POLICY")
+                ->default_str(policy_text_);
         max_publishers_option_ =
             app.add_option("--max-publishers", max_publishers_text_, "Publisher slots")
-            ->type_name("N")
-            ->default_str(max_publishers_text_);
+                ->type_name("N")
+                ->default_str(max_publishers_text_);
         max_subscribers_option_ =
             app.add_option("--max-subscribers", max_subscribers_text_, "Subscriber slots")
-            ->type_name("N")
-            ->default_str(max_subscribers_text_);
+                ->type_name("N")
+                ->default_str(max_subscribers_text_);
         app.add_flag("--no-timestamps", no_timestamps_,
                      "Do not stamp records with their publication time (~20 ns a record)");
     }
@@ -80,7 +83,8 @@ class Create final : public Command {
             if (capacity_option_->count() > 0) request.capacity = options.capacity;
             if (max_record_option_->count() > 0) request.max_record_size = options.max_record_size;
             if (policy_option_->count() > 0) request.policy = options.policy;
-            if (max_publishers_option_->count() > 0) request.max_publishers = options.max_publishers;
+            if (max_publishers_option_->count() > 0)
+                request.max_publishers = options.max_publishers;
             if (max_subscribers_option_->count() > 0) {
                 request.max_subscribers = options.max_subscribers;
             }

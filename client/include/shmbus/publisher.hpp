@@ -41,7 +41,7 @@ class Publisher;
 /// A claimed frame. Write the payload, then commit() or abort(); destroying a pending claim
 /// aborts it. Converts to true when the claim succeeded.
 class Claim {
-public:
+  public:
     Claim() = default;
     Claim(Claim&& other) noexcept { *this = std::move(other); }
     Claim& operator=(Claim&& other) noexcept;
@@ -58,7 +58,7 @@ public:
     Status commit() noexcept;
     void abort() noexcept;
 
-private:
+  private:
     friend class Publisher;
     Claim(Publisher* owner, const ring::Claimed& frame) noexcept : owner_(owner), frame_(frame) {}
     explicit Claim(Status status) noexcept : status_(status) {}
@@ -72,7 +72,7 @@ private:
 /// then commit() (one fence for the whole batch) or abort(); destroying a pending batch aborts
 /// it. size() may be smaller than the number of lengths asked for: the prefix that fitted.
 class BatchClaim {
-public:
+  public:
     BatchClaim() = default;
     BatchClaim(BatchClaim&& other) noexcept { *this = std::move(other); }
     BatchClaim& operator=(BatchClaim&& other) noexcept;
@@ -89,7 +89,7 @@ public:
     Status commit() noexcept;
     void abort() noexcept;
 
-private:
+  private:
     friend class Publisher;
     explicit BatchClaim(Status status) noexcept : status_(status) {}
 
@@ -100,7 +100,7 @@ private:
 };
 
 class Publisher {
-public:
+  public:
     /// Attaches to `topic` (opened with Access::kPublish or kAdmin). Throws shmbus::Error:
     /// kPermission if the topic is open for subscribing only, kNoSlot if every slot is taken.
     explicit Publisher(const Topic& topic, const PublisherOptions& options = {});
@@ -124,7 +124,8 @@ public:
     }
 
     /// Claims room for `length` bytes, waiting up to `timeout` while back-pressured.
-    [[nodiscard]] Claim claim(std::size_t length, std::chrono::nanoseconds timeout = kForever) noexcept;
+    [[nodiscard]] Claim claim(std::size_t length,
+                              std::chrono::nanoseconds timeout = kForever) noexcept;
 
     /// Copies `record` into the topic without waiting.
     [[nodiscard]] Status try_offer(std::span<const std::byte> record) noexcept {
@@ -156,7 +157,7 @@ public:
     [[nodiscard]] std::uint32_t slot() const noexcept { return appender_.slot_index(); }
     [[nodiscard]] const Topic& topic() const noexcept { return topic_; }
 
-private:
+  private:
     friend class Claim;
     friend class BatchClaim;
 
@@ -191,10 +192,14 @@ private:
 
     static Status status_of(ring::ClaimOutcome outcome) noexcept {
         switch (outcome) {
-            case ring::ClaimOutcome::kClaimed: return Status::kOk;
-            case ring::ClaimOutcome::kBackPressured: return Status::kBackPressured;
-            case ring::ClaimOutcome::kTooLarge: return Status::kTooLarge;
-            case ring::ClaimOutcome::kCorrupt: return Status::kCorrupt;
+            case ring::ClaimOutcome::kClaimed:
+                return Status::kOk;
+            case ring::ClaimOutcome::kBackPressured:
+                return Status::kBackPressured;
+            case ring::ClaimOutcome::kTooLarge:
+                return Status::kTooLarge;
+            case ring::ClaimOutcome::kCorrupt:
+                return Status::kCorrupt;
         }
         return Status::kCorrupt;
     }
@@ -215,7 +220,8 @@ private:
         claim_pending_ = false;
     }
 
-    void finish_commit_batch(const ring::ClaimedBatch& batch, const std::uint32_t* lengths) noexcept {
+    void finish_commit_batch(const ring::ClaimedBatch& batch,
+                             const std::uint32_t* lengths) noexcept {
         appender_.commit_batch(batch, lengths);
         claim_pending_ = false;
         const ring::TopicView& view = appender_.view();
@@ -225,7 +231,8 @@ private:
         }
     }
 
-    void finish_abort_batch(const ring::ClaimedBatch& batch, const std::uint32_t* lengths) noexcept {
+    void finish_abort_batch(const ring::ClaimedBatch& batch,
+                            const std::uint32_t* lengths) noexcept {
         appender_.abort_batch(batch, lengths);
         claim_pending_ = false;
     }
@@ -233,7 +240,9 @@ private:
     /// After a change of the handle epoch: kForked, kTopicLost, or kOk (and the new epoch).
     Status revalidate() noexcept;
     /// For a pending claim when revalidate() failed: the frame is not ours to touch any more.
-    void forget_claim() noexcept { claim_pending_ = false; }
+    void forget_claim() noexcept {
+        claim_pending_ = false;
+    }
     void wake_subscribers() noexcept;
     void detach() noexcept;
 
@@ -299,7 +308,8 @@ inline BatchClaim& BatchClaim::operator=(BatchClaim&& other) noexcept {
 inline std::span<std::byte> BatchClaim::payload(std::size_t index) const noexcept {
     if (owner_ == nullptr || index >= batch_.count) return {};
     std::uint64_t position = batch_.position;
-    for (std::size_t i = 0; i < index; ++i) position += format::frame_size(lengths_[i]);
+    for (std::size_t i = 0; i < index; ++i)
+        position += format::frame_size(lengths_[i]);
     return std::span<std::byte>(owner_->appender_.view().payload(position), lengths_[index]);
 }
 
@@ -333,9 +343,10 @@ inline BatchClaim Publisher::try_claim_batch(std::span<const std::uint32_t> leng
     if (check != Status::kOk) return BatchClaim(check);
     BatchClaim claimed;
     const std::size_t count = lengths.size() < ring::kMaxBatch ? lengths.size() : ring::kMaxBatch;
-    for (std::size_t i = 0; i < count; ++i) claimed.lengths_[i] = lengths[i];
-    const auto outcome = appender_.try_claim_batch(claimed.lengths_.data(),
-                                                   static_cast<std::uint32_t>(count), claimed.batch_);
+    for (std::size_t i = 0; i < count; ++i)
+        claimed.lengths_[i] = lengths[i];
+    const auto outcome = appender_.try_claim_batch(
+        claimed.lengths_.data(), static_cast<std::uint32_t>(count), claimed.batch_);
     if (outcome != ring::ClaimOutcome::kClaimed) return BatchClaim(status_of(outcome));
     claim_pending_ = true;
     claimed.owner_ = this;

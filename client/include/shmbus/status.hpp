@@ -21,16 +21,26 @@ enum class Status : std::uint8_t {
 
 [[nodiscard]] constexpr std::string_view to_string(Status status) noexcept {
     switch (status) {
-        case Status::kOk: return "ok";
-        case Status::kBackPressured: return "back-pressured";
-        case Status::kTimedOut: return "timed out";
-        case Status::kTooLarge: return "record too large";
-        case Status::kEvicted: return "evicted";
-        case Status::kForked: return "handle used in a forked child";
-        case Status::kTopicLost: return "topic lost (its files were truncated)";
-        case Status::kCorrupt: return "corrupt shared state";
-        case Status::kClaimPending: return "a claim is already pending";
-        case Status::kNoClaim: return "no pending claim";
+        case Status::kOk:
+            return "ok";
+        case Status::kBackPressured:
+            return "back-pressured";
+        case Status::kTimedOut:
+            return "timed out";
+        case Status::kTooLarge:
+            return "record too large";
+        case Status::kEvicted:
+            return "evicted";
+        case Status::kForked:
+            return "handle used in a forked child";
+        case Status::kTopicLost:
+            return "topic lost (its files were truncated)";
+        case Status::kCorrupt:
+            return "corrupt shared state";
+        case Status::kClaimPending:
+            return "a claim is already pending";
+        case Status::kNoClaim:
+            return "no pending claim";
     }
     return "unknown";
 }

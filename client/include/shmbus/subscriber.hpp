@@ -43,7 +43,7 @@ struct Record {
 
 /// Where a new subscriber starts.
 class StartAt {
-public:
+  public:
     /// Only records published after the subscriber attaches.
     [[nodiscard]] static StartAt latest() noexcept { return StartAt(Kind::kLatest, 0); }
     /// The oldest record still in the ring.
@@ -66,7 +66,7 @@ public:
     [[nodiscard]] bool has_sequence() const noexcept { return has_sequence_; }
     [[nodiscard]] std::uint64_t saved_sequence() const noexcept { return sequence_; }
 
-private:
+  private:
     StartAt(Kind kind, std::uint64_t position, std::uint64_t sequence = 0,
             bool has_sequence = false) noexcept
         : kind_(kind), has_sequence_(has_sequence), position_(position), sequence_(sequence) {}
@@ -93,7 +93,7 @@ struct PollResult {
 };
 
 class Subscriber {
-public:
+  public:
     static constexpr std::size_t kDefaultBatch = 256;
 
     /// Attaches to `topic` (any access). Throws shmbus::Error: kNoSlot, kInvalidArgument (a saved
@@ -133,7 +133,7 @@ public:
     [[nodiscard]] std::uint32_t slot() const noexcept { return index_; }
     [[nodiscard]] const Topic& topic() const noexcept { return topic_; }
 
-private:
+  private:
     enum class Step : std::uint8_t { kRecord, kSkipped, kSkippedCorrupt, kCaughtUp, kMoved };
 
     static constexpr std::size_t kMaxSkipsPerPoll = 4096;
@@ -150,8 +150,9 @@ private:
         // Relaxed: ordered after the acquire load of the commit word in inspect_frame.
         record.sequence = atomics::load_relaxed(header.sequence);
         record.timestamp_ns = atomics::load_relaxed(header.timestamp);
-        record.publisher = std::atomic_ref<std::uint16_t>(const_cast<std::uint16_t&>(header.publisher))
-                               .load(std::memory_order_relaxed);
+        record.publisher =
+            std::atomic_ref<std::uint16_t>(const_cast<std::uint16_t&>(header.publisher))
+                .load(std::memory_order_relaxed);
         return record;
     }
 

@@ -34,7 +34,7 @@ struct FileAccess {
 
 struct TopicOptions {
     std::uint64_t capacity = std::uint64_t{1} << 20;  // ring bytes; a power of two
-    std::uint32_t max_record_size = 64 * 1024;          // frame must fit a quarter of the ring
+    std::uint32_t max_record_size = 64 * 1024;        // frame must fit a quarter of the ring
     std::uint32_t max_publishers = 16;
     std::uint32_t max_subscribers = 64;
     Policy policy = Policy::kBlock;
@@ -82,7 +82,7 @@ struct TopicMapping;
 /// An open topic: its two files mapped, validated. Copies share the mapping; it is unmapped when
 /// the last copy, Publisher and Subscriber are gone.
 class Topic {
-public:
+  public:
     /// Opens and validates topic `name` in `dir`. Throws shmbus::Error: kNotFound, kPermission,
     /// kFormat, kVersion, kBusy (being initialised).
     [[nodiscard]] static Topic open(const std::filesystem::path& dir, std::string_view name,
@@ -105,7 +105,7 @@ public:
         return mapping_;
     }
 
-private:
+  private:
     explicit Topic(std::shared_ptr<const detail::TopicMapping> mapping)
         : mapping_(std::move(mapping)) {}
     std::shared_ptr<const detail::TopicMapping> mapping_;

@@ -14,9 +14,9 @@ struct PublisherInfo {
     std::uint32_t slot = 0;
     std::uint32_t pid = 0;
     std::uint32_t uid = 0;
-    bool alive = false;              // its slot lock is held
-    std::uint64_t published = 0;     // records committed since it attached
-    std::uint64_t attached_ns = 0;   // CLOCK_REALTIME
+    bool alive = false;             // its slot lock is held
+    std::uint64_t published = 0;    // records committed since it attached
+    std::uint64_t attached_ns = 0;  // CLOCK_REALTIME
 };
 
 struct SubscriberInfo {
@@ -48,9 +48,9 @@ struct TopicStats {
     std::uint64_t commit_floor = 0;
 
     std::uint64_t published = 0;  // records committed, by attached and departed publishers
-    std::uint64_t consumed = 0;   // records delivered, summed over attached and departed subscribers
-    std::uint64_t lost = 0;       // records subscribers lost to overwrite
-    std::uint64_t aborted = 0;    // claims publishers aborted
+    std::uint64_t consumed = 0;  // records delivered, summed over attached and departed subscribers
+    std::uint64_t lost = 0;      // records subscribers lost to overwrite
+    std::uint64_t aborted = 0;   // claims publishers aborted
     std::uint64_t unblocked = 0;  // dead publishers' claims turned into padding
     std::uint64_t evicted = 0;    // subscribers evicted for stalling publishers
     std::uint64_t reclaimed = 0;  // slots freed after their owner died

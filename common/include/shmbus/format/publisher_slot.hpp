@@ -38,12 +38,12 @@ inline constexpr std::uint64_t kNoIntent = ~std::uint64_t{0};
 inline constexpr std::uint32_t kMaxPublishers = 512;
 
 struct PublisherSlot {
-    std::uint32_t state;          // atomic
+    std::uint32_t state;  // atomic
     std::uint32_t pid;
     std::uint32_t uid;
     std::uint32_t generation;
-    std::uint64_t claim_intent;   // atomic; kNoIntent when idle
-    std::uint64_t published;      // atomic; written by the owner only
+    std::uint64_t claim_intent;  // atomic; kNoIntent when idle
+    std::uint64_t published;     // atomic; written by the owner only
     std::uint64_t attached_ns;
     std::uint8_t reserved[24];
 };

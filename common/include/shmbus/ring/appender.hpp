@@ -65,7 +65,7 @@ struct ClaimedBatch {
 inline constexpr std::uint32_t kMaxBatch = 64;
 
 class Appender {
-public:
+  public:
     Appender() = default;
     Appender(const TopicView& view, std::uint32_t slot_index) noexcept
         : view_(view), slot_(&view.publishers[slot_index]), slot_index_(slot_index) {
@@ -242,7 +242,7 @@ public:
     /// The tail as this publisher last saw it.
     [[nodiscard]] const Tail& expected_tail() const noexcept { return expected_; }
 
-private:
+  private:
     /// Could a claim start at this tail? Claims move the tail by whole frames from 0, and never
     /// past kMaxTailPosition (ring/tail.hpp); any other value was scribbled.
     [[nodiscard]] static constexpr bool claimable(std::uint64_t position) noexcept {
@@ -292,7 +292,8 @@ private:
         atomics::store_relaxed(header.sequence, sequence);
         atomics::store_relaxed(header.timestamp, timestamp_ns);
         // Release: a repairer that acquire-loads CLAIMED reads the length above.
-        atomics::store_release(header.commit, format::stamp(position, format::FrameState::kClaimed));
+        atomics::store_release(header.commit,
+                               format::stamp(position, format::FrameState::kClaimed));
     }
 
     [[nodiscard]] std::uint64_t timestamp() const noexcept {

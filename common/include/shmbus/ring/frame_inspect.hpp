@@ -38,14 +38,17 @@ struct FrameInfo {
     const FrameState state = format::state_at(word, position);
     const std::uint64_t room = view.room_in_lap(position);
     switch (state) {
-        case FrameState::kNone: info.kind = FrameKind::kUnwritten; return info;
+        case FrameState::kNone:
+            info.kind = FrameKind::kUnwritten;
+            return info;
         case FrameState::kWrap:
             info.kind = FrameKind::kWrap;
             info.next = position + room;
             return info;
         case FrameState::kClaimed:
         case FrameState::kCommitted:
-        case FrameState::kPadding: break;
+        case FrameState::kPadding:
+            break;
     }
     if (room < format::kFrameHeaderSize) {
         info.kind = FrameKind::kCorrupt;

@@ -52,12 +52,14 @@ struct ReclaimedSlot {
 
 /// Frees the slots of dead subscribers (state not FREE, lock free). `state_fd` is a state-file
 /// descriptor that holds no slot lock. Calls `on_reclaim` for each. Returns how many.
-std::uint32_t reclaim_dead_subscribers(const TopicView& view, int state_fd,
-                                       const std::function<void(const ReclaimedSlot&)>& on_reclaim = {});
+std::uint32_t reclaim_dead_subscribers(
+    const TopicView& view, int state_fd,
+    const std::function<void(const ReclaimedSlot&)>& on_reclaim = {});
 
 /// The same for publisher slots, through a records-file descriptor opened read-write.
-std::uint32_t reclaim_dead_publishers(const TopicView& view, int records_fd,
-                                      const std::function<void(const ReclaimedSlot&)>& on_reclaim = {});
+std::uint32_t reclaim_dead_publishers(
+    const TopicView& view, int records_fd,
+    const std::function<void(const ReclaimedSlot&)>& on_reclaim = {});
 
 /// Evicts an ACTIVE subscriber: publishers stop waiting for it, and its next poll reports
 /// Status::kEvicted. Returns false if the slot was not ACTIVE.

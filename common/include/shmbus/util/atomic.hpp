@@ -89,9 +89,8 @@ template <SharedWord T>
 inline T raise_to_at_least(T& field, T value) noexcept {
     std::atomic_ref<T> ref(field);
     T current = ref.load(std::memory_order_acquire);
-    while (current < value &&
-           !ref.compare_exchange_weak(current, value, std::memory_order_acq_rel,
-                                      std::memory_order_acquire)) {
+    while (current < value && !ref.compare_exchange_weak(current, value, std::memory_order_acq_rel,
+                                                         std::memory_order_acquire)) {
     }
     return current < value ? value : current;
 }

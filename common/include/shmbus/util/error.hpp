@@ -24,7 +24,7 @@ enum class ErrorCode {
 };
 
 class Error : public std::runtime_error {
-public:
+  public:
     Error(ErrorCode code, std::string message, int system_errno = 0)
         : std::runtime_error(std::move(message)), code_(code), errno_(system_errno) {}
 
@@ -32,7 +32,7 @@ public:
     /// The errno of the failing system call, or 0 when the error is not a system call's.
     [[nodiscard]] int system_errno() const noexcept { return errno_; }
 
-private:
+  private:
     ErrorCode code_;
     int errno_;
 };
