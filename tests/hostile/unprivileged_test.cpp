@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <initializer_list>
 #include <optional>
 #include <shmbus/shmbus.hpp>
 #include <string>
@@ -80,6 +81,18 @@ bool contains(const char* text, const std::string& part) {
 
 const shmbus::TopicOptions kSmall{.capacity = 64 * 1024, .max_record_size = 1024};
 
+/// Gives the bus directory `directory_mode` and creates topics `names` in it (as root), with
+/// records and state files of the given modes.
+void create_topics(const BusDirectory& bus, mode_t directory_mode, mode_t records_mode,
+                   mode_t state_mode, std::initializer_list<const char*> names) {
+    REQUIRE(::chmod(bus.path().c_str(), directory_mode) == 0);
+    shmbus::TopicOptions options = kSmall;
+    options.records.mode = records_mode;
+    options.state.mode = state_mode;
+    for (const char* name : names)
+        shmbus::create_topic(bus.path(), name, options);
+}
+
 }  // namespace
 
 TEST_CASE("a user without access to a topic gets EACCES naming the file, to publish or subscribe") {
@@ -137,11 +150,7 @@ TEST_CASE("a user who may read records but not write the state file is told whic
     const auto user = nobody();
     if (!user) return;
     BusDirectory bus;
-    REQUIRE(::chmod(bus.path().c_str(), 0755) == 0);
-    shmbus::TopicOptions options = kSmall;
-    options.records.mode = 0644;
-    options.state.mode = 0644;
-    shmbus::create_topic(bus.path(), "half", options);
+    create_topics(bus, 0755, 0644, 0644, {"half"});
     shmbus::test::SharedBlock<Seen> seen;
     CHECK(shmbus::test::run_as(user->uid, user->gid, {}, [&] {
               return try_open(bus.path(), "half", shmbus::Access::kSubscribe, *seen);
@@ -160,11 +169,8 @@ TEST_CASE(
     const auto user = nobody();
     if (!user) return;
     BusDirectory bus;
-    REQUIRE(::chmod(bus.path().c_str(), 0755) == 0);
-    shmbus::TopicOptions options = kSmall;
-    options.records.mode = 0644;  // read for the subscribers, write for the owner only
-    options.state.mode = 0666;
-    shmbus::create_topic(bus.path(), "t", options);
+    create_topics(bus, 0755, 0644, 0666,
+                  {"t"});  // records: read for the subscribers, written by the owner only
     const std::string record = "written by the publisher";
     {
         shmbus::Publisher publisher(shmbus::Topic::open(bus.path(), "t"));
@@ -226,12 +232,7 @@ TEST_CASE(
     const auto user = nobody();
     if (!user) return;
     BusDirectory bus;
-    REQUIRE(::chmod(bus.path().c_str(), 0755) == 0);
-    shmbus::TopicOptions options = kSmall;
-    options.records.mode = 0644;
-    options.state.mode = 0666;
-    shmbus::create_topic(bus.path(), "victim", options);
-    shmbus::create_topic(bus.path(), "bystander", options);
+    create_topics(bus, 0755, 0644, 0666, {"victim", "bystander"});
     const shmbus::Topic victim = shmbus::Topic::open(bus.path(), "victim");
     const shmbus::Topic bystander = shmbus::Topic::open(bus.path(), "bystander");
     shmbus::Publisher victim_publisher(victim);
@@ -265,11 +266,7 @@ TEST_CASE("a user who cannot search the bus directory cannot list or open its to
     const auto user = nobody();
     if (!user) return;
     BusDirectory bus;
-    REQUIRE(::chmod(bus.path().c_str(), 0700) == 0);
-    shmbus::TopicOptions options = kSmall;
-    options.records.mode = 0644;
-    options.state.mode = 0666;
-    shmbus::create_topic(bus.path(), "t", options);
+    create_topics(bus, 0700, 0644, 0666, {"t"});
     shmbus::test::SharedBlock<Seen> listing;
     shmbus::test::SharedBlock<Seen> opening;
     CHECK(shmbus::test::run_as(user->uid, user->gid, {}, [&]() -> int {
