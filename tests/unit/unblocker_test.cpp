@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <shmbus/format/frame_header.hpp>
+#include <shmbus/ring/retention.hpp>
 #include <shmbus/ring/slots.hpp>
 #include <shmbus/ring/unblocker.hpp>
 #include <shmbus/shmbus.hpp>
@@ -196,6 +197,27 @@ TEST_CASE(
     CHECK(f.unblocked() == 1);
     (void)shmbus::test::drain(f.subscriber);
     REQUIRE(f.publisher.try_offer(shmbus::test::bytes_of("next")) == Status::kOk);
+}
+
+TEST_CASE(
+    "a subscriber starting at the oldest intact record stops at a headerless claim still in "
+    "flight instead of jumping past it") {
+    Fixture f;
+    f.go_round_once();
+    REQUIRE(f.publisher.try_offer(shmbus::test::filled(100, 0x33)) == Status::kOk);
+    REQUIRE(shmbus::test::drain(f.subscriber).size() == 1);
+    const std::uint64_t dead_at = f.tail();
+    (void)f.dead_claim("after_claim", 40);
+    // As above: the tail stops less than a small frame short of a lap past the dead claim, so
+    // "a lap behind the tail" lies inside the 100-byte record before it, where no frame starts,
+    // and the first stamped position after that is past the dead claim.
+    while (f.publisher.try_offer(shmbus::test::filled(8, 0x22)) == Status::kOk) {
+    }
+    REQUIRE(f.tail() > dead_at + kCapacity - frame_size(8));
+    // Nothing has repaired the claim: its owner's intent still names it.
+    CHECK(shmbus::ring::oldest_intact_position(f.view(), f.tail()) == dead_at);
+    shmbus::Subscriber late(f.topic, {.start = shmbus::StartAt::earliest()});
+    CHECK(late.position() == dead_at);
 }
 
 TEST_CASE("a live publisher's pending claim is left alone") {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "shmbus/ring/flow_control.hpp"
 #include "shmbus/ring/frame_inspect.hpp"
 #include "shmbus/ring/tail.hpp"
 #include "shmbus/ring/topic_view.hpp"
@@ -15,8 +16,9 @@ namespace shmbus::ring {
 ///
 /// Everything from tail - capacity on is intact. The answer is the first self-stamped position
 /// in [tail - capacity, bound), where the bound is the end of that lap or the tail (both always
-/// boundaries: frames never cross a lap's end), or the commit floor when it lies in that range
-/// (a boundary publishers vouch for; the frames below it are finished).
+/// boundaries: frames never cross a lap's end), the commit floor when it lies in that range
+/// (a boundary publishers vouch for; the frames below it are finished), or the oldest claim an
+/// attached publisher has in flight.
 [[nodiscard]] inline std::uint64_t oldest_intact_position(const TopicView& view,
                                                           std::uint64_t tail_position) noexcept {
     // Every position derived below is then frame aligned, whatever the mapping held.
@@ -30,6 +32,11 @@ namespace shmbus::ring {
     // The floor bounds the search only while it is current; nobody walks it on the hot path, so
     // it may lag more than a lap behind, and then the scan alone decides.
     if (floor >= from && floor < limit && floor % format::kFrameAlignment == 0) limit = floor;
+    // Nor past a claim still in flight: one whose header is not written yet carries no stamp,
+    // and the scan would step over it. It is intact (no claim reaches past it + capacity), and
+    // its publisher may yet commit it; a reader starting there waits for it or its repair.
+    const std::uint64_t in_flight = in_flight_floor(view, tail_position);
+    if (in_flight >= from && in_flight < limit) limit = in_flight;
     return find_boundary(view, from, limit);
 }
 
