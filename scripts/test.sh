@@ -68,7 +68,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 stage "TSan build: threaded tests"
 # Only the threaded tests run under TSan, so only they are built (the `threads` label).
 configure_and_build build-tsan -DSHMBUS_SANITIZE=thread -DSHMBUS_BUILD_DAEMON=OFF -- \
-  test_threaded_pub_sub test_smoke
+  test_threaded_pub_sub test_smoke test_semaphore
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/tests/tsan.supp" \
   run_ctest build-tsan -L threads
 

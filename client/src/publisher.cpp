@@ -122,10 +122,8 @@ auto Publisher::wait_for_room(Attempt&& attempt, std::chrono::nanoseconds timeou
             sync::clear_bit(view.state->blocked_publishers, index);
             return Result(Status::kTimedOut);
         }
-        const auto remaining = deadline == Clock::time_point::max()
-                                   ? kLongestSlice
-                                   : std::chrono::nanoseconds(deadline - now);
-        (void)sync::semaphore_wait_for(semaphore, std::min(slice, remaining));
+        (void)sync::semaphore_wait_until(semaphore,
+                                         deadline - now > slice ? now + slice : deadline);
         sync::clear_bit(view.state->blocked_publishers, index);
         slice = std::min(slice * 2, kLongestSlice);
         claimed = attempt();

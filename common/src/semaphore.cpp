@@ -2,8 +2,8 @@
 
 #include <semaphore.h>
 
+#include <algorithm>
 #include <atomic>
-#include <boost/date_time/posix_time/posix_time_types.hpp>
 #include <boost/interprocess/exceptions.hpp>
 #include <boost/interprocess/sync/interprocess_semaphore.hpp>
 #include <cerrno>
@@ -17,6 +17,14 @@ using Semaphore = boost::interprocess::interprocess_semaphore;
 static_assert(sizeof(Semaphore) <= kSemaphoreStorage,
               "the semaphore must fit the 32-byte field in the state file layout");
 static_assert(alignof(Semaphore) <= kSemaphoreStorage);
+#if defined(BOOST_INTERPROCESS_FORCE_GENERIC_EMULATION) || \
+    !defined(BOOST_INTERPROCESS_POSIX_PROCESS_SHARED) ||   \
+    !defined(BOOST_INTERPROCESS_POSIX_UNNAMED_SEMAPHORES)
+#error "interprocess_semaphore must be Boost's POSIX one (a sem_t) for sem_clockwait to share it"
+#endif
+static_assert(sizeof(Semaphore) == sizeof(sem_t), "Boost's POSIX semaphore is exactly a sem_t");
+// sem_clockwait takes CLOCK_MONOTONIC deadlines, which are what libstdc++'s steady_clock reads.
+static_assert(std::chrono::steady_clock::is_steady);
 
 #if !defined(__GLIBC__) || __WORDSIZE != 64
 #error "semaphore_well_formed knows the layout of glibc's 64-bit sem_t only"
@@ -34,6 +42,11 @@ constexpr int kMaxStalePosts = 16;
 
 Semaphore& at(std::uint8_t* storage) noexcept {
     return *std::launder(reinterpret_cast<Semaphore*>(storage));
+}
+
+// The same bytes as glibc sees them, for the wait (see the header on why not Boost's timed_wait).
+sem_t* native(std::uint8_t* storage) noexcept {
+    return std::launder(reinterpret_cast<sem_t*>(storage));
 }
 
 }  // namespace
@@ -79,19 +92,21 @@ void semaphore_drain(std::uint8_t* storage) noexcept {
     semaphore_initialise(storage);
 }
 
-WaitOutcome semaphore_wait_for(std::uint8_t* storage, std::chrono::nanoseconds timeout) noexcept {
+WaitOutcome semaphore_wait_until(std::uint8_t* storage,
+                                 std::chrono::steady_clock::time_point deadline) noexcept {
     if (!semaphore_well_formed(storage)) semaphore_initialise(storage);
-    try {
-        const auto deadline =
-            boost::posix_time::microsec_clock::universal_time() +
-            boost::posix_time::microseconds(
-                std::chrono::duration_cast<std::chrono::microseconds>(timeout).count() + 1);
-        return at(storage).timed_wait(deadline) ? WaitOutcome::kPosted : WaitOutcome::kTimedOut;
-    } catch (const boost::interprocess::interprocess_exception& error) {
-        // Boost reports a signal that interrupted sem_timedwait as an exception.
-        return error.get_native_error() == EINTR ? WaitOutcome::kInterrupted : WaitOutcome::kError;
-    } catch (...) {
-        return WaitOutcome::kError;
+    const auto since_boot = std::max(deadline.time_since_epoch(), std::chrono::nanoseconds(0));
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_boot);
+    const timespec until{.tv_sec = static_cast<time_t>(seconds.count()),
+                         .tv_nsec = static_cast<long>((since_boot - seconds).count())};
+    if (::sem_clockwait(native(storage), CLOCK_MONOTONIC, &until) == 0) return WaitOutcome::kPosted;
+    switch (errno) {
+        case ETIMEDOUT:
+            return WaitOutcome::kTimedOut;
+        case EINTR:
+            return WaitOutcome::kInterrupted;
+        default:
+            return WaitOutcome::kError;
     }
 }
 

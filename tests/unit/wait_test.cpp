@@ -164,3 +164,24 @@ TEST_CASE("a blocked publisher is woken promptly when the subscriber holding it 
     MESSAGE("publisher published " << ms(woke_after) << " ms after the poll");
     CHECK(woke_after < 2s);
 }
+
+TEST_CASE("a held-back publisher's offer times out after its timeout, never before") {
+    shmbus::test::BusDirectory bus;
+    const shmbus::Topic topic = make_topic(bus);
+    shmbus::Subscriber subscriber(topic);
+    shmbus::Publisher publisher(topic);
+    while (publisher.try_offer(shmbus::test::filled(200, 1)) == Status::kOk) {
+    }
+    // Long enough to span several of the publisher's doubling sleep slices.
+    for (const auto timeout : {std::chrono::nanoseconds(1ms), std::chrono::nanoseconds(250ms)}) {
+        CAPTURE(ms(timeout));
+        const auto start = Clock::now();
+        CHECK(publisher.offer(shmbus::test::filled(200, 2), timeout) == Status::kTimedOut);
+        const auto elapsed = Clock::now() - start;
+        CHECK(elapsed >= timeout);
+        CHECK(elapsed < timeout + 1s);
+    }
+    // Room again: the next offer goes through at once.
+    REQUIRE(shmbus::test::poll_some(subscriber, 1).size() == 1);
+    CHECK(publisher.offer(shmbus::test::filled(200, 3), 1s) == Status::kOk);
+}

@@ -16,6 +16,11 @@
 // shared-futex flag, 128): a poster skips a semaphore that fails the check (its sleeper
 // wakes at its timeout), and the owner re-initialises its own. A client that rewrites the bytes
 // between the check and the call is the residual risk (docs/SECURITY.md).
+//
+// Construction, posts and tries go through Boost; the sleep calls glibc's sem_clockwait on the
+// same sem_t (Boost's POSIX semaphore is one, checked at compile time). Boost 1.74's timed_wait
+// takes a wall-clock ptime: a clock step would stretch or cut a sleep, and converting the
+// calendar time costs about 40 ns on every sleep. A CLOCK_MONOTONIC deadline has neither flaw.
 #pragma once
 
 #include <chrono>
@@ -42,9 +47,9 @@ void semaphore_drain(std::uint8_t* storage) noexcept;
 /// use safely? (See the file comment.)
 [[nodiscard]] bool semaphore_well_formed(const std::uint8_t* storage) noexcept;
 
-/// Owner only: sleeps until posted or until `timeout` has passed. A malformed semaphore is
-/// re-initialised first.
-[[nodiscard]] WaitOutcome semaphore_wait_for(std::uint8_t* storage,
-                                             std::chrono::nanoseconds timeout) noexcept;
+/// Owner only: sleeps until posted or until `deadline` (steady_clock, that is CLOCK_MONOTONIC)
+/// has passed. A malformed semaphore is re-initialised first.
+[[nodiscard]] WaitOutcome semaphore_wait_until(
+    std::uint8_t* storage, std::chrono::steady_clock::time_point deadline) noexcept;
 
 }  // namespace shmbus::sync
