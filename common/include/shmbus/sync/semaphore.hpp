@@ -5,7 +5,7 @@
 // kernel.
 //
 // Each semaphore has exactly one waiter, the slot's owner, which re-initialises it at attach:
-// a sleeper killed inside sem_timedwait leaves the old one's waiter count raised, and a fresh
+// a sleeper killed inside sem_clockwait leaves the old one's waiter count raised, and a fresh
 // one starts clean.
 //
 // The state file is writable by every client, so a semaphore is untrusted input like any other
@@ -43,7 +43,7 @@ void semaphore_post(std::uint8_t* storage) noexcept;
 /// semaphore that is malformed or holds more than a handful of them.
 void semaphore_drain(std::uint8_t* storage) noexcept;
 
-/// Do these bytes look like a process-shared semaphore that sem_post and sem_timedwait can
+/// Do these bytes look like a process-shared semaphore that sem_post and sem_clockwait can
 /// use safely? (See the file comment.)
 [[nodiscard]] bool semaphore_well_formed(const std::uint8_t* storage) noexcept;
 
