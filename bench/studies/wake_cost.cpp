@@ -5,9 +5,10 @@
 //
 //   sem_wait          a process-shared POSIX semaphore, no timeout (no kernel timer)
 //   sem_clockwait     the same semaphore with a CLOCK_MONOTONIC deadline 100 ms ahead, as a
-//                     bounded sleep slice needs (the kernel arms and cancels an hrtimer)
-//   boost timed_wait  boost::interprocess::interprocess_semaphore::timed_wait, 100 ms ahead:
+//                     bounded sleep slice needs (the kernel arms and cancels an hrtimer):
 //                     what shmbus's Subscriber::wait calls (sync/semaphore.hpp)
+//   boost timed_wait  boost::interprocess::interprocess_semaphore::timed_wait, 100 ms ahead:
+//                     what it called before, with a CLOCK_REALTIME ptime built per sleep
 //   pipe              a blocking read(2) of one byte, woken by write(2): the syscall peers
 //
 // It isolates the part of shmbus's blocking wake-up that is the kernel's, for
