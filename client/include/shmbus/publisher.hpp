@@ -12,6 +12,7 @@
 // A publisher holds at most one uncommitted claim at a time.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -356,30 +357,42 @@ inline BatchClaim Publisher::try_claim_batch(std::span<const std::uint32_t> leng
 inline Status Publisher::try_offer_batch(std::span<const std::span<const std::byte>> records,
                                          std::size_t& published) noexcept {
     published = 0;
+    // No BatchClaim here: the frames are claimed, filled and committed within this call, so the
+    // claim's lengths stay in this frame's array instead of being copied into a handle.
     while (published < records.size()) {
+        const Status check = ready_to_claim(0);
+        if (check != Status::kOk) return published > 0 ? Status::kOk : check;
+        const std::span<const std::span<const std::byte>> batch_records = records.subspan(
+            published, std::min<std::size_t>(records.size() - published, ring::kMaxBatch));
+        const std::uint32_t too_large = appender_.view().max_record_size + 1;
         std::array<std::uint32_t, ring::kMaxBatch> lengths;
-        const std::size_t count = records.size() - published < ring::kMaxBatch
-                                      ? records.size() - published
-                                      : ring::kMaxBatch;
-        for (std::size_t i = 0; i < count; ++i) {
-            const std::size_t size = records[published + i].size();
-            lengths[i] = size > appender_.view().max_record_size
-                             ? appender_.view().max_record_size + 1
-                             : static_cast<std::uint32_t>(size);
+        for (std::size_t i = 0; i < batch_records.size(); ++i) {
+            const std::size_t size = batch_records[i].size();
+            lengths[i] = size < too_large ? static_cast<std::uint32_t>(size) : too_large;
         }
-        BatchClaim claimed = try_claim_batch(std::span<const std::uint32_t>(lengths.data(), count));
-        if (!claimed) return published > 0 ? Status::kOk : claimed.status();
-        std::uint64_t position = claimed.batch_.position;
-        for (std::size_t i = 0; i < claimed.size(); ++i) {
-            const std::span<const std::byte> record = records[published + i];
-            if (!record.empty()) {
-                std::memcpy(appender_.view().payload(position), record.data(), record.size());
-            }
+        ring::ClaimedBatch batch;
+        const auto outcome = appender_.try_claim_batch(
+            lengths.data(), static_cast<std::uint32_t>(batch_records.size()), batch);
+        if (outcome != ring::ClaimOutcome::kClaimed) {
+            return published > 0 ? Status::kOk : status_of(outcome);
+        }
+        claim_pending_ = true;
+        std::uint64_t position = batch.position;
+        for (std::uint32_t i = 0; i < batch.count; ++i) {
+            copy_payload(std::span<std::byte>(appender_.view().payload(position), lengths[i]),
+                         batch_records[i]);
             position += format::frame_size(lengths[i]);
         }
-        const std::size_t done = claimed.size();
-        (void)claimed.commit();
-        published += done;
+        if (detail::handle_epoch() != epoch_) [[unlikely]] {
+            // As in BatchClaim::commit: a lost topic's frames are not ours to stamp any more.
+            const Status status = revalidate();
+            if (status != Status::kOk) {
+                forget_claim();
+                return published > 0 ? Status::kOk : status;
+            }
+        }
+        finish_commit_batch(batch, lengths.data());
+        published += batch.count;
     }
     return Status::kOk;
 }

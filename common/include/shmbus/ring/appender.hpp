@@ -116,22 +116,21 @@ class Appender {
                                                ClaimedBatch& out) noexcept {
         if (count == 0) return ClaimOutcome::kTooLarge;
         if (count > kMaxBatch) count = kMaxBatch;
-        for (std::uint32_t i = 0; i < count; ++i) {
-            if (lengths[i] > view_.max_record_size) {
-                if (i == 0) return ClaimOutcome::kTooLarge;
-                count = i;  // claim the records before it; the caller meets the error next time
-                break;
-            }
-        }
+        if (lengths[0] > view_.max_record_size) return ClaimOutcome::kTooLarge;
         Tail tail = expected_;
         for (;;) {
             if (!claimable(tail.position)) return give_up(ClaimOutcome::kCorrupt);
             const std::uint64_t room = view_.room_in_lap(tail.position);
+            // The longest prefix that fits before the end of the lap. A record over the maximum
+            // size ends it: the records before it are claimed, and the caller meets the error
+            // on its next claim.
             std::uint64_t size = 0;
             std::uint32_t fitting = 0;
-            while (fitting < count && size + format::frame_size(lengths[fitting]) <= room) {
-                size += format::frame_size(lengths[fitting]);
-                ++fitting;
+            for (; fitting < count; ++fitting) {
+                if (lengths[fitting] > view_.max_record_size) break;
+                const std::uint64_t frame = format::frame_size(lengths[fitting]);
+                if (size + frame > room) break;
+                size += frame;
             }
             if (fitting == 0) {  // not even the first record fits before the end of the lap
                 const std::uint64_t end = tail.position + room;
@@ -179,16 +178,13 @@ class Appender {
         SHMBUS_FAULT_POINT(fault::Point::kBeforeCommit);
         // Last frame first: the first frame, where this publisher's claim intent points, is
         // finished only when the whole batch is (see ring/flow_control.hpp, in_flight_floor).
-        std::uint64_t positions[kMaxBatch];
-        std::uint64_t position = batch.position;
-        for (std::uint32_t i = 0; i < batch.count; ++i) {
-            positions[i] = position;
-            position += format::frame_size(lengths[i]);
-        }
+        // Walking back from the batch's end finds each frame without a table of positions.
+        std::uint64_t position = batch.end;
         for (std::uint32_t i = batch.count; i-- > 0;) {
+            position -= format::frame_size(lengths[i]);
             // Release: pairs with the subscribers' acquire load in inspect_frame.
-            atomics::store_release(view_.commit_word(positions[i]),
-                                   format::stamp(positions[i], format::FrameState::kCommitted));
+            atomics::store_release(view_.commit_word(position),
+                                   format::stamp(position, format::FrameState::kCommitted));
         }
         atomics::store_relaxed(slot_->published,
                                atomics::load_relaxed(slot_->published) + batch.count);
@@ -202,14 +198,11 @@ class Appender {
     /// commit_batch). Padding each frame, rather than covering the batch with one, leaves no
     /// CLAIMED stamp inside padding for a boundary scan (find_boundary) to take for a frame.
     void abort_batch(const ClaimedBatch& batch, const std::uint32_t* lengths) noexcept {
-        std::uint64_t positions[kMaxBatch];
-        std::uint64_t position = batch.position;
-        for (std::uint32_t i = 0; i < batch.count; ++i) {
-            positions[i] = position;
-            position += format::frame_size(lengths[i]);
-        }
+        std::uint64_t position = batch.end;
         for (std::uint32_t i = batch.count; i-- > 0;) {
-            pad(positions[i], format::frame_size(lengths[i]));
+            const std::uint64_t frame = format::frame_size(lengths[i]);
+            position -= frame;
+            pad(position, frame);
         }
         atomics::fetch_add_relaxed(view_.records->aborted_claims, std::uint64_t{1});
     }
