@@ -27,14 +27,20 @@ struct FrameInfo {
     std::uint64_t next = 0;    // position of the following frame (kRecord, kPadding, kWrap)
 };
 
-/// What the frame at `position` (8-aligned) is. The commit word is loaded with acquire: it pairs
-/// with the release (or seq_cst) store that stamped the frame, so when this returns kRecord every
-/// header field and payload byte written before the commit is visible.
-[[nodiscard]] inline FrameInfo inspect_frame(const TopicView& view,
-                                             std::uint64_t position) noexcept {
+/// Whether a record or claim of `length` payload bytes can be one: within the topic's maximum
+/// record size, and with its whole frame inside the `room` left in the lap.
+[[nodiscard]] inline bool record_fits(const TopicView& view, std::uint32_t length,
+                                      std::uint64_t room) noexcept {
+    return length <= view.max_record_size && format::frame_size(length) <= room;
+}
+
+/// What the frame whose commit word reads `word` is, in full: every state, every bound. Out of
+/// line, so that inspect_frame's common case stays small enough to inline into a poll loop.
+[[nodiscard, gnu::noinline]] inline FrameInfo classify_frame(const TopicView& view,
+                                                             std::uint64_t position,
+                                                             std::uint64_t word) noexcept {
     using format::FrameState;
     FrameInfo info;
-    const std::uint64_t word = atomics::load_acquire(view.commit_word(position));
     const FrameState state = format::state_at(word, position);
     const std::uint64_t room = view.room_in_lap(position);
     switch (state) {
@@ -54,8 +60,8 @@ struct FrameInfo {
         info.kind = FrameKind::kCorrupt;
         return info;
     }
-    // Relaxed: ordered after the acquire load above. The field is re-read nowhere; the checked
-    // local copy is what every caller uses.
+    // Relaxed: ordered after the caller's acquire load of the commit word. The field is re-read
+    // nowhere; the checked local copy is what every caller uses.
     const std::uint32_t length = atomics::load_relaxed(view.header(position).length);
     info.length = length;
     if (state == FrameState::kPadding) {
@@ -69,11 +75,37 @@ struct FrameInfo {
         info.next = position + format::kFrameHeaderSize + length;
         return info;
     }
-    if (length > view.max_record_size || format::frame_size(length) > room) {
+    if (!record_fits(view, length, room)) {
         info.kind = FrameKind::kCorrupt;
         return info;
     }
     info.kind = state == FrameState::kClaimed ? FrameKind::kClaimed : FrameKind::kRecord;
+    info.next = position + format::frame_size(length);
+    return info;
+}
+
+/// What the frame at `position` (8-aligned) is. The commit word is loaded with acquire: it pairs
+/// with the release (or seq_cst) store that stamped the frame, so when this returns kRecord every
+/// header field and payload byte written before the commit is visible.
+[[nodiscard]] inline FrameInfo inspect_frame(const TopicView& view,
+                                             std::uint64_t position) noexcept {
+    const std::uint64_t word = atomics::load_acquire(view.commit_word(position));
+    // A committed record is what a reader meets almost every time: one comparison of the whole
+    // word settles its state, and classify_frame decodes the others.
+    if (word != format::stamp(position, format::FrameState::kCommitted)) [[unlikely]] {
+        return classify_frame(view, position, word);
+    }
+    const std::uint64_t room = view.room_in_lap(position);
+    FrameInfo info;
+    // A header needs room in the lap before its length can be read; a frame that cannot have
+    // one is classify_frame's to call corrupt.
+    if (room < format::kFrameHeaderSize) [[unlikely]] {
+        return classify_frame(view, position, word);
+    }
+    // Relaxed: ordered after the acquire load above.
+    const std::uint32_t length = atomics::load_relaxed(view.header(position).length);
+    info.length = length;
+    info.kind = record_fits(view, length, room) ? FrameKind::kRecord : FrameKind::kCorrupt;
     info.next = position + format::frame_size(length);
     return info;
 }
