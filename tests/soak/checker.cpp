@@ -292,7 +292,16 @@ class Checker {
         std::uint64_t gaps_before_attach_tail = 0;
         std::uint64_t received = 0;
         std::vector<std::uint64_t> positions;
-        std::unordered_map<std::uint64_t, std::uint64_t> last_of_publisher;
+        // Per publisher (key: publisher << 32 | incarnation): its last record's sequence number
+        // and position.
+        struct LastRecord {
+            std::uint64_t sequence;
+            std::uint64_t position;
+        };
+        std::unordered_map<std::uint64_t, LastRecord> last_of_publisher;
+        // A subscriber that resumed behind the ring reads what publishers were not bound to keep
+        // for it (before the tail it attached at) and may lose some of it, reported in lost().
+        const bool lost_some = batch.v[2] != 0;
         for (std::size_t i = 1; i < last_batch; ++i) {
             const SubscriberLogEntry& entry = entries[i];
             if (entry.kind != SubscriberEntryKind::kRecord) continue;
@@ -333,14 +342,20 @@ class Checker {
             const std::uint64_t key = entry.v[2];
             const auto seen = last_of_publisher.find(key);
             if (seen != last_of_publisher.end()) {
-                const bool in_order =
-                    topic.block ? id.sequence == seen->second + 1 : id.sequence > seen->second;
+                // Block topics: each publisher's records with none missing, once everything after
+                // the previous one was owed to this subscriber ("missed" below checks that it
+                // got all of those). Anywhere else: in order, with any gap reported as lost.
+                const bool owed_all = !lost_some || seen->second.position >= attach_tail;
+                const bool in_order = topic.block && owed_all
+                                          ? id.sequence == seen->second.sequence + 1
+                                          : id.sequence > seen->second.sequence;
                 if (!in_order) {
                     violation("order", at + ": " + describe(id) + " after record " +
-                                           std::to_string(seen->second) + " of the same publisher");
+                                           std::to_string(seen->second.sequence) +
+                                           " of the same publisher");
                 }
             }
-            last_of_publisher[key] = id.sequence;
+            last_of_publisher[key] = {id.sequence, position};
             if (first) {
                 first_position = position;
                 first_sequence = sequence;
