@@ -30,6 +30,7 @@ std::vector<StallVerdict> StallDetector::observe(const RingSample& ring,
             continue;
         }
         if (!watch.stalled_since) {
+            // The smallest frame any topic has: a record with no payload and no timestamp.
             const bool nothing_fits = behind + shmbus::format::kFrameHeaderSize > ring.capacity;
             if (ring.publisher_waiting || nothing_fits) watch.stalled_since = now;
             continue;

@@ -148,7 +148,7 @@ void SupervisedTopic::evict_stalled(const TopicSettings& settings, Clock::time_p
     sample.tail = ring::load_tail_position(view.records->tail);
     sample.commit_floor = ring::advance_commit_floor(view, sample.tail);
     sample.capacity = view.capacity;
-    sample.max_frame = format::frame_size(view.max_record_size);
+    sample.max_frame = view.frame_size(view.max_record_size);
     sample.publisher_waiting = shmbus::sync::anyone_asleep(view.state->blocked_publishers,
                                                            (view.max_publishers + 63) / 64);
     std::vector<SubscriberSample> active;

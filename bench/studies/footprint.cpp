@@ -45,7 +45,7 @@ std::uint64_t fill_one_lap(const std::filesystem::path& directory) {
     const Topic topic = Topic::open(directory, kTopic);
     Publisher publisher(topic);
     std::vector<std::byte> record(kRecordSize);
-    const std::uint64_t records = topic.capacity() / format::frame_size(kRecordSize) - 1;
+    const std::uint64_t records = topic.capacity() / topic.view().frame_size(kRecordSize) - 1;
     for (std::uint64_t i = 0; i < records; ++i) {
         stamp_record(record, 0, i);
         if (publisher.try_offer(record) != Status::kOk) {

@@ -180,6 +180,7 @@ Topic Topic::open(const std::filesystem::path& dir, std::string_view name,
     view.max_subscribers = params.max_subscribers;
     view.policy = params.policy;
     view.timestamps = (params.flags & format::kFlagTimestamps) != 0;
+    view.record_header_size = format::record_header_size(view.timestamps);
     view.records = reinterpret_cast<format::RecordsHeader*>(records_base);
     view.publishers =
         reinterpret_cast<format::PublisherSlot*>(records_base + geometry.publisher_slots_offset);

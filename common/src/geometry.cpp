@@ -26,12 +26,14 @@ std::optional<std::string> check_parameters(const TopicParameters& p) {
         return "capacity " + number(p.capacity) + " is not a power of two between " +
                number(kMinCapacity) + " and " + number(kMaxCapacity) + " bytes";
     }
-    if (p.max_record_size > kMaxRecordLimit || frame_size(p.max_record_size) > p.capacity / 4) {
+    const std::uint64_t header_size = record_header_size((p.flags & kFlagTimestamps) != 0);
+    if (p.max_record_size > kMaxRecordLimit ||
+        frame_size(p.max_record_size, header_size) > p.capacity / 4) {
         return "max record size " + number(p.max_record_size) + " is too large for capacity " +
                number(p.capacity) +
                " (a record's frame, header included, may take at most a "
                "quarter of the ring: at most " +
-               number(p.capacity / 4 - kFrameHeaderSize) + " bytes here)";
+               number(p.capacity / 4 - header_size) + " bytes here)";
     }
     if (p.max_publishers < 1 || p.max_publishers > kMaxPublishers) {
         return "max publishers " + number(p.max_publishers) + " is not between 1 and " +

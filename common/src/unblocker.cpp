@@ -122,7 +122,7 @@ RepairReport repair_at_floor(const TopicView& view, int records_fd) noexcept {
     if (lapped(view, position)) return report;
 
     std::uint64_t padding_end = end;
-    if (frame.kind == FrameKind::kClaimed && frame.next <= end) {
+    if (frame.kind == FrameKind::kClaimed && frame.next != 0 && frame.next <= end) {
         padding_end = frame.next;
         report.had_header = true;
         report.owner = std::atomic_ref<std::uint16_t>(view.header(position).publisher)

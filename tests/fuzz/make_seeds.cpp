@@ -193,13 +193,15 @@ void write_seeds(Writer& out) {
         shmbus::Publisher publisher(s.topic());
         for (std::uint32_t i = 0; i < 12; ++i)
             publish(publisher, (i * 37) % 257, static_cast<std::uint8_t>(i));
+        // The first record is empty: the second frame starts one bare header in.
+        const std::uint64_t second =
+            shmbus::format::frame_size(0, shmbus::format::record_header_size(false));
         out.write("block-records-earliest", s.image(choices(kEarliest, 0)));
         out.write("block-records-copy", s.image(choices(kEarliest, kOptionCopy | kOptionWait)));
-        out.write("block-records-position", s.image(choices(kPositionSequence, 0, 4, 32, 1)));
+        out.write("block-records-position", s.image(choices(kPositionSequence, 0, 4, second, 1)));
         Image image = s.image(choices(kEarliest, kOptionPublish));
         // Damage: the second frame's length beyond max_record_size; the third's stamp names
         // another position; the tail and commit floor out of place.
-        const std::uint64_t second = shmbus::format::frame_size(0);
         poke<std::uint32_t>(image, kRingAt + second + 8, 100'000);
         out.write("block-bad-length", image);
         image = s.image(choices(kEarliest, kOptionCopy));
@@ -311,8 +313,9 @@ void write_seeds(Writer& out) {
             out.write(name, image);
         };
         damaged("header-bad-magic", [](Image& i) { poke<std::uint8_t>(i, kRecordsAt, 0); });
-        damaged("header-version-2", [](Image& i) {
-            poke<std::uint32_t>(i, kRecordsAt + offsetof(RecordsHeader, format_version), 2);
+        damaged("header-version-next", [](Image& i) {
+            poke<std::uint32_t>(i, kRecordsAt + offsetof(RecordsHeader, format_version),
+                                shmbus::format::kFormatVersion + 1);
         });
         damaged("header-capacity-not-power", [](Image& i) {
             poke<std::uint64_t>(i, kRecordsAt + offsetof(RecordsHeader, capacity), 1536);

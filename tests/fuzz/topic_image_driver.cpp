@@ -101,7 +101,7 @@ class RecordChecker {
                 "a payload longer than max_record_size");
         require(record.position % format::kFrameAlignment == 0,
                 "a record at an unaligned position");
-        require(record.next_position == record.position + format::frame_size(record.payload.size()),
+        require(record.next_position == record.position + view_.frame_size(record.payload.size()),
                 "next_position is not where the record's frame ends");
         require(record.next_position - record.position <= view_.room_in_lap(record.position),
                 "a record's frame crosses the end of the ring");

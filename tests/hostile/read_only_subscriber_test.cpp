@@ -48,9 +48,7 @@ struct OneRecordTopic {
     }
 
     /// The first record's payload in the read-only mapping.
-    [[nodiscard]] std::byte* payload() const {
-        return read_only.view().ring + shmbus::format::kFrameHeaderSize;
-    }
+    [[nodiscard]] std::byte* payload() const { return read_only.view().payload(0); }
 
     /// What a fresh subscriber reads from the start of the ring: must be exactly kRecord.
     [[nodiscard]] bool intact() const {
@@ -76,8 +74,7 @@ TEST_CASE(
         if (shmbus::test::drain(subscriber).size() != 1) return 2;
         link.send("read it");
         ::signal(SIGSEGV, SIG_DFL);  // not the test framework's crash report: just die
-        auto* target =
-            reinterpret_cast<volatile char*>(own.view().ring + shmbus::format::kFrameHeaderSize);
+        auto* target = reinterpret_cast<volatile char*>(own.view().payload(0));
         target[0] = 'X';  // must fault
         return 0;
     });

@@ -199,8 +199,7 @@ TEST_CASE(
         const pid_t scribbler = ::fork();
         if (scribbler == 0) {
             ::signal(SIGSEGV, SIG_DFL);  // not the test framework's crash report: just die
-            reinterpret_cast<volatile char*>(topic.view().ring +
-                                             shmbus::format::kFrameHeaderSize)[0] = 'X';
+            reinterpret_cast<volatile char*>(topic.view().payload(0))[0] = 'X';
             ::_exit(0);
         }
         int raw = 0;

@@ -115,8 +115,7 @@ TEST_CASE(
     const auto held_by = shmbus::test::deadline_in(60s);
     for (;;) {
         const std::uint64_t tail = shmbus::atomics::load_acquire(view.records->tail.position);
-        const bool lap_ahead =
-            tail + shmbus::format::frame_size(kMaxRecord) > victim_position + kCapacity;
+        const bool lap_ahead = tail + view.frame_size(kMaxRecord) > victim_position + kCapacity;
         const bool asleep = shmbus::atomics::load_seq_cst(view.state->blocked_publishers[0]) == 3;
         if (lap_ahead && asleep) break;
         REQUIRE_MESSAGE(Clock::now() < held_by,

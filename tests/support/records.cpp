@@ -13,6 +13,7 @@ Received copy_of(const Record& record) {
     copy.position = record.position;
     copy.next_position = record.next_position;
     copy.sequence = record.sequence;
+    copy.timestamp_ns = record.timestamp_ns;
     copy.publisher = record.publisher;
     return copy;
 }

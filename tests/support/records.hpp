@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <shmbus/format/frame_header.hpp>
 #include <shmbus/shmbus.hpp>
 #include <span>
 #include <string_view>
@@ -16,12 +17,19 @@ class BusDirectory;
 [[nodiscard]] Topic create_and_open(const BusDirectory& bus, const TopicOptions& options,
                                     std::string_view name = "t");
 
+/// Bytes a record of `length` payload bytes occupies in a topic with timestamps, the default:
+/// a 24-byte header and the timestamp word before the payload.
+[[nodiscard]] constexpr std::uint64_t frame_size(std::uint64_t length) {
+    return format::frame_size(length, format::record_header_size(true));
+}
+
 /// A delivered record, copied out of the handler.
 struct Received {
     std::vector<std::byte> payload;
     std::uint64_t position = 0;
     std::uint64_t next_position = 0;
     std::uint64_t sequence = 0;
+    std::uint64_t timestamp_ns = 0;
     std::uint16_t publisher = 0;
 };
 

@@ -16,9 +16,9 @@
 namespace {
 
 using shmbus::Status;
-using shmbus::format::frame_size;
 using shmbus::format::FrameState;
 using shmbus::format::stamp;
+using shmbus::test::frame_size;
 
 constexpr std::uint64_t kCapacity = 1024;
 constexpr std::uint32_t kMax = 224;
@@ -140,7 +140,7 @@ TEST_CASE("an aborted batch leaves one padding frame per record, skipped and cou
     }  // destroyed pending: aborted
     CHECK(f.word(40) == stamp(40, FrameState::kPadding));
     CHECK(f.word(72) == stamp(72, FrameState::kPadding));
-    CHECK(f.topic.view().header(72).length == frame_size(20) - 32);
+    CHECK(f.topic.view().header(72).length == frame_size(20) - shmbus::format::kFrameHeaderSize);
     CHECK(f.word(128) == stamp(128, FrameState::kPadding));
     CHECK(f.topic.view().records->aborted_claims == 1);
     REQUIRE(f.publisher.try_offer(shmbus::test::bytes_of("after")) == Status::kOk);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <shmbus/format/frame_header.hpp>
+#include <shmbus/ring/frame_inspect.hpp>
 #include <shmbus/shmbus.hpp>
 #include <vector>
 
@@ -14,15 +15,17 @@
 namespace {
 
 using shmbus::Status;
-using shmbus::format::frame_size;
 using shmbus::format::FrameState;
-using shmbus::format::kFrameHeaderSize;
 using shmbus::format::stamp;
 using shmbus::test::bytes_of;
 using shmbus::test::filled;
+using shmbus::test::frame_size;
 
 constexpr std::uint64_t kCapacity = 1024;
 constexpr std::uint32_t kMax = 224;  // frame_size(224) == 256 == capacity / 4
+
+// The rings here carry timestamps (the default), so a record's payload starts 32 bytes in.
+constexpr std::uint64_t kRecordHeaderSize = shmbus::format::record_header_size(true);
 
 struct Ring {
     shmbus::test::BusDirectory bus;
@@ -37,6 +40,9 @@ struct Ring {
     }
     [[nodiscard]] const shmbus::format::FrameHeader& header(std::uint64_t position) const {
         return view().header(position);
+    }
+    [[nodiscard]] std::uint64_t timestamp(std::uint64_t position) const {
+        return view().timestamp_word(position);
     }
     [[nodiscard]] std::uint64_t tail() const { return view().records->tail.position; }
     [[nodiscard]] std::uint64_t tail_sequence() const { return view().records->tail.sequence; }
@@ -60,7 +66,7 @@ TEST_CASE(
         CHECK(claim.payload().size() == length);
         CHECK(reinterpret_cast<std::uintptr_t>(claim.payload().data()) ==
               reinterpret_cast<std::uintptr_t>(ring.view().ring) + expected_position +
-                  kFrameHeaderSize);
+                  kRecordHeaderSize);
         // Claimed, not committed: the header is written and stamped CLAIMED.
         CHECK(ring.commit_word(expected_position) ==
               stamp(expected_position, FrameState::kClaimed));
@@ -68,7 +74,7 @@ TEST_CASE(
         CHECK(ring.header(expected_position).sequence == sequence);
         CHECK(ring.header(expected_position).publisher == publisher.slot());
         CHECK(ring.header(expected_position).reserved == 0);
-        CHECK(ring.header(expected_position).timestamp != 0);
+        CHECK(ring.timestamp(expected_position) != 0);
         for (std::byte& b : claim.payload())
             b = std::byte{0xab};
         REQUIRE(claim.commit() == Status::kOk);
@@ -112,11 +118,29 @@ TEST_CASE(
     CHECK(subscriber.voided() == 0);
 }
 
-TEST_CASE("a topic without timestamps stamps every record with zero") {
+TEST_CASE("a topic without timestamps puts each payload right after the 24-byte header") {
     Ring ring({.capacity = kCapacity, .max_record_size = kMax, .timestamps = false});
+    CHECK(ring.view().record_header_size == 24);
+    CHECK(ring.view().frame_size(0) == 24);
+    CHECK(ring.view().frame_size(64) == 88);
     shmbus::Publisher publisher(ring.topic);
+    shmbus::Subscriber subscriber(ring.topic, {.start = shmbus::StartAt::earliest()});
+    shmbus::Claim claim = publisher.try_claim(64);
+    REQUIRE(claim);
+    CHECK(reinterpret_cast<std::uintptr_t>(claim.payload().data()) ==
+          reinterpret_cast<std::uintptr_t>(ring.view().ring) + 24);
+    std::memset(claim.payload().data(), 0x5a, 64);
+    REQUIRE(claim.commit() == Status::kOk);
     REQUIRE(publisher.try_offer(bytes_of("x")) == Status::kOk);
-    CHECK(ring.header(0).timestamp == 0);
+    CHECK(ring.tail() == 88 + 32);
+    const auto received = shmbus::test::drain(subscriber);
+    REQUIRE(received.size() == 2);
+    CHECK(received[0].payload == filled(64, 0x5a));
+    CHECK(received[0].next_position == 88);
+    CHECK(received[0].timestamp_ns == 0);
+    CHECK(received[1].payload == bytes_of("x"));
+    CHECK(received[1].position == 88);
+    CHECK(received[1].timestamp_ns == 0);
 }
 
 TEST_CASE("a record that does not fit the rest of the lap is preceded by a WRAP frame") {
@@ -226,7 +250,8 @@ TEST_CASE("an aborted claim becomes padding that subscribers skip, counted as vo
     }
     CHECK(aborted_at == 40);
     CHECK(ring.commit_word(40) == stamp(40, FrameState::kPadding));
-    CHECK(ring.header(40).length == frame_size(50) - kFrameHeaderSize);
+    // Padding counts the bytes after the 24-byte header, timestamps or not.
+    CHECK(ring.header(40).length == frame_size(50) - shmbus::format::kFrameHeaderSize);
     CHECK(ring.view().records->aborted_claims == 1);
 
     REQUIRE(publisher.try_offer(bytes_of("third")) == Status::kOk);  // sequence 2
@@ -241,13 +266,43 @@ TEST_CASE("an aborted claim becomes padding that subscribers skip, counted as vo
     CHECK(subscriber.consumed() == 2);
 }
 
+TEST_CASE(
+    "a claim whose length already reads as its abort's padding length is in flight, not "
+    "corrupt") {
+    // An abort stores the padding length (frame size - 24) before it stamps PADDING. For a
+    // longest record on a topic with timestamps that is kMax + 8, more than any record may be,
+    // and a reader that loaded CLAIMED just before the stamp may see it.
+    Ring ring;
+    shmbus::Publisher publisher(ring.topic);
+    shmbus::Subscriber subscriber(ring.topic, {.start = shmbus::StartAt::earliest()});
+    shmbus::Claim claim = publisher.try_claim(kMax);
+    REQUIRE(claim);
+    const auto padding_length =
+        static_cast<std::uint32_t>(frame_size(kMax) - shmbus::format::kFrameHeaderSize);
+    REQUIRE(padding_length > kMax);
+    std::memcpy(&const_cast<shmbus::format::FrameHeader&>(ring.header(0)).length, &padding_length,
+                sizeof padding_length);
+    const shmbus::ring::FrameInfo seen = shmbus::ring::inspect_frame(ring.view(), 0);
+    CHECK(seen.kind == shmbus::ring::FrameKind::kClaimed);
+    CHECK(seen.next == 0);  // its extent is not known
+    CHECK(shmbus::test::drain(subscriber).empty());
+    CHECK(subscriber.corrupt() == 0);
+    claim.abort();  // the same length, then the PADDING stamp
+    REQUIRE(publisher.try_offer(bytes_of("after")) == Status::kOk);
+    const auto received = shmbus::test::drain(subscriber);
+    REQUIRE(received.size() == 1);
+    CHECK(received[0].position == frame_size(kMax));
+    CHECK(subscriber.voided() == 1);
+    CHECK(subscriber.corrupt() == 0);
+}
+
 TEST_CASE("destroying a pending claim aborts it, and the publisher can claim again") {
     Ring ring;
     shmbus::Publisher publisher(ring.topic);
     shmbus::Subscriber subscriber(ring.topic, {.start = shmbus::StartAt::earliest()});
     { const shmbus::Claim dropped = publisher.try_claim(0); }
     CHECK(ring.commit_word(0) == stamp(0, FrameState::kPadding));
-    CHECK(ring.header(0).length == 0);
+    CHECK(ring.header(0).length == frame_size(0) - shmbus::format::kFrameHeaderSize);
     REQUIRE(publisher.try_offer(bytes_of("after")) == Status::kOk);
     const auto received = shmbus::test::drain(subscriber);
     REQUIRE(received.size() == 1);

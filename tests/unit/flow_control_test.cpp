@@ -16,7 +16,7 @@
 namespace {
 
 using shmbus::Status;
-using shmbus::format::frame_size;
+using shmbus::test::frame_size;
 
 constexpr std::uint64_t kCapacity = 1024;
 constexpr std::uint32_t kMax = 224;

@@ -227,12 +227,13 @@ TEST_CASE("Topic::open refuses a records file with the wrong magic as not a shmb
 }
 
 TEST_CASE("Topic::open refuses another format version with kVersion, naming both versions") {
+    // A topic made by a shmbus of format version 1, whose every record had a timestamp word.
     const Refusal refusal =
-        open_with_records_field<std::uint32_t>(offsetof(RecordsHeader, format_version), 2);
+        open_with_records_field<std::uint32_t>(offsetof(RecordsHeader, format_version), 1);
     INFO("message: " << refusal.message);
     CHECK(refusal.code == ErrorCode::kVersion);
-    CHECK(mentions(refusal.message, "format version 2"));
-    CHECK(mentions(refusal.message, "reads version 1"));
+    CHECK(mentions(refusal.message, "format version 1"));
+    CHECK(mentions(refusal.message, "reads version 2"));
 
     const Refusal state =
         open_with_state_field<std::uint32_t>(offsetof(StateHeader, format_version), 9);

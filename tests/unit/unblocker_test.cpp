@@ -23,11 +23,11 @@ namespace {
 
 using namespace std::chrono_literals;
 using shmbus::Status;
-using shmbus::format::frame_size;
 using shmbus::format::FrameState;
 using shmbus::format::stamp;
 using shmbus::ring::RepairOutcome;
 using shmbus::test::Child;
+using shmbus::test::frame_size;
 
 constexpr std::uint64_t kCapacity = 4096;
 constexpr std::uint32_t kMax = 256;
@@ -116,7 +116,8 @@ TEST_CASE(
         CHECK(report.owner == dead_slot);
         CHECK(report.bytes == frame_size(100));
         CHECK(f.view().commit_word(dead_at) == stamp(dead_at, FrameState::kPadding));
-        CHECK(f.view().header(dead_at).length == frame_size(100) - 32);
+        CHECK(f.view().header(dead_at).length ==
+              frame_size(100) - shmbus::format::kFrameHeaderSize);
         CHECK(f.unblocked() == 1);
 
         received = shmbus::test::drain(f.subscriber);

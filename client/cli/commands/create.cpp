@@ -38,7 +38,8 @@ class Create final : public Command {
                 ->default_str("1M");
         max_record_option_ =
             app.add_option("--max-record", max_record_text_,
-                           "Longest record; its frame (32 bytes more) fits a quarter of the ring")
+                           "Longest record; its frame (24 bytes more, 32 with timestamps) fits a "
+                           "quarter of the ring")
                 ->type_name("SIZE")
                 ->default_str("64K");
         policy_option_ =

@@ -308,10 +308,11 @@ inline BatchClaim& BatchClaim::operator=(BatchClaim&& other) noexcept {
 
 inline std::span<std::byte> BatchClaim::payload(std::size_t index) const noexcept {
     if (owner_ == nullptr || index >= batch_.count) return {};
+    const ring::TopicView& view = owner_->appender_.view();
     std::uint64_t position = batch_.position;
     for (std::size_t i = 0; i < index; ++i)
-        position += format::frame_size(lengths_[i]);
-    return std::span<std::byte>(owner_->appender_.view().payload(position), lengths_[index]);
+        position += view.frame_size(lengths_[i]);
+    return std::span<std::byte>(view.payload(position), lengths_[index]);
 }
 
 inline Status BatchClaim::commit() noexcept {
@@ -381,7 +382,7 @@ inline Status Publisher::try_offer_batch(std::span<const std::span<const std::by
         for (std::uint32_t i = 0; i < batch.count; ++i) {
             copy_payload(std::span<std::byte>(appender_.view().payload(position), lengths[i]),
                          batch_records[i]);
-            position += format::frame_size(lengths[i]);
+            position += appender_.view().frame_size(lengths[i]);
         }
         if (detail::handle_epoch() != epoch_) [[unlikely]] {
             // As in BatchClaim::commit: a lost topic's frames are not ours to stamp any more.

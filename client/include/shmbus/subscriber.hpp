@@ -149,7 +149,8 @@ class Subscriber {
         record.next_position = frame.next;
         // Relaxed: ordered after the acquire load of the commit word in inspect_frame.
         record.sequence = atomics::load_relaxed(header.sequence);
-        record.timestamp_ns = atomics::load_relaxed(header.timestamp);
+        record.timestamp_ns =
+            view_.timestamps ? atomics::load_relaxed(view_.timestamp_word(position)) : 0;
         record.publisher =
             std::atomic_ref<std::uint16_t>(const_cast<std::uint16_t&>(header.publisher))
                 .load(std::memory_order_relaxed);

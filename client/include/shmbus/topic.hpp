@@ -38,7 +38,8 @@ struct TopicOptions {
     std::uint32_t max_publishers = 16;
     std::uint32_t max_subscribers = 64;
     Policy policy = Policy::kBlock;
-    bool timestamps = true;  // stamp each record with CLOCK_REALTIME (about 20 ns a record)
+    // Stamp each record with CLOCK_REALTIME: about 20 ns and 8 bytes of ring a record.
+    bool timestamps = true;
     /// Records: publishers need read-write, subscribers read. State: everyone read-write.
     FileAccess records{0640, std::nullopt, std::nullopt};
     FileAccess state{0660, std::nullopt, std::nullopt};

@@ -17,13 +17,21 @@
 //   |                 sequence (64 bits)                            | 16
 //   |                                                               |
 //   +---------------------------------------------------------------+
-//   |                 timestamp, CLOCK_REALTIME ns (64 bits)        | 24
-//   |                                                               |
+//   |  timestamp, CLOCK_REALTIME ns (64 bits): only in a record     | 24
+//   |  of a topic created with timestamps                           |
 //   +---------------------------------------------------------------+
-//   |                 payload ... (length bytes)                   ...  32
-//   +---------------------------------------------------------------+
+//   |                 payload ... (length bytes)                   ...  24, or 32 with
+//   +---------------------------------------------------------------+      timestamps
 //   |                 zero to 7 bytes of alignment slack            |
 //   +---------------------------------------------------------------+
+//
+// Every frame but WRAP starts with the 24-byte FrameHeader. A record of a topic created with
+// timestamps (records header flag kFlagTimestamps) carries the timestamp word after it, so its
+// payload starts at 32; without timestamps the payload follows the header at 24. The choice is
+// fixed when the topic is created, so every frame of one topic has the same record header size
+// (record_header_size). A 64-byte record is an 88-byte frame on a topic without timestamps:
+// format version 1 put every payload at 32 and made it 96, a line and a half per record, and
+// the subscriber's rate followed the bytes (docs/BENCHMARKS.md).
 //
 // The commit word is the whole protocol. Its low three bits are the frame state and the rest is
 // the frame's own absolute position, so a word left over from an earlier lap of the ring can
@@ -44,7 +52,8 @@
 //                                                       fit before the end of the ring
 //
 // A WRAP frame needs only its commit word, so it fits in the last 8 bytes of a lap. Every other
-// frame is at least kFrameHeaderSize bytes.
+// frame is at least kFrameHeaderSize bytes. A PADDING frame's length counts the bytes after its
+// 24-byte header, on every topic: padding carries no timestamp.
 #pragma once
 
 #include <cstddef>
@@ -54,7 +63,8 @@
 namespace shmbus::format {
 
 inline constexpr std::uint64_t kFrameAlignment = 8;
-inline constexpr std::uint64_t kFrameHeaderSize = 32;
+inline constexpr std::uint64_t kFrameHeaderSize = 24;
+inline constexpr std::uint64_t kTimestampSize = 8;
 inline constexpr std::uint64_t kStateMask = kFrameAlignment - 1;
 inline constexpr std::uint64_t kStampKey = std::uint64_t{0xC5A3} << 48;
 
@@ -71,8 +81,7 @@ struct FrameHeader {
     std::uint32_t length;     // payload bytes; for PADDING, frame bytes after this header
     std::uint16_t publisher;  // slot index of the publisher that claimed the frame
     std::uint16_t reserved;
-    std::uint64_t sequence;   // topic-wide record number, assigned by the claim
-    std::uint64_t timestamp;  // CLOCK_REALTIME nanoseconds at claim, 0 if the topic disables it
+    std::uint64_t sequence;  // topic-wide record number, assigned by the claim
 };
 
 static_assert(std::is_standard_layout_v<FrameHeader>);
@@ -82,7 +91,6 @@ static_assert(offsetof(FrameHeader, commit) == 0);
 static_assert(offsetof(FrameHeader, length) == 8);
 static_assert(offsetof(FrameHeader, publisher) == 12);
 static_assert(offsetof(FrameHeader, sequence) == 16);
-static_assert(offsetof(FrameHeader, timestamp) == 24);
 static_assert(alignof(FrameHeader) == kFrameAlignment);
 static_assert((kStampKey & kStateMask) == 0, "the key must leave the state bits alone");
 
@@ -104,9 +112,17 @@ static_assert((kStampKey & kStateMask) == 0, "the key must leave the state bits 
     return (bytes + kFrameAlignment - 1) & ~(kFrameAlignment - 1);
 }
 
-/// Bytes a frame carrying `payload` bytes occupies in the ring.
-[[nodiscard]] constexpr std::uint64_t frame_size(std::uint64_t payload) noexcept {
-    return align_frame(kFrameHeaderSize + payload);
+/// Bytes from the start of a record's frame to its payload: the header, and the timestamp word
+/// on a topic created with timestamps.
+[[nodiscard]] constexpr std::uint64_t record_header_size(bool timestamps) noexcept {
+    return kFrameHeaderSize + (timestamps ? kTimestampSize : 0);
+}
+
+/// Bytes a record frame carrying `payload` bytes occupies in the ring, on a topic whose records
+/// have `header_size` bytes before the payload (record_header_size).
+[[nodiscard]] constexpr std::uint64_t frame_size(std::uint64_t payload,
+                                                 std::uint64_t header_size) noexcept {
+    return align_frame(header_size + payload);
 }
 
 }  // namespace shmbus::format

@@ -81,7 +81,9 @@
 namespace shmbus::format {
 
 inline constexpr std::uint64_t kRecordsMagic = 0x4352'5355'424D'4853ULL;  // "SHMBUSRC"
-inline constexpr std::uint32_t kFormatVersion = 1;
+// Version 2: a record's timestamp word is present only on topics with kFlagTimestamps
+// (format/frame_header.hpp). Version 1 gave every record one.
+inline constexpr std::uint32_t kFormatVersion = 2;
 inline constexpr std::uint64_t kCacheLine = 64;
 inline constexpr std::uint64_t kPageSize = 4096;
 inline constexpr std::uint64_t kHeaderSize = 4096;

@@ -4,7 +4,8 @@
 //            slot, then compare-and-swap the tail {position, sequence} forward by the frame's
 //            size and by one sequence number. Lock-free: a failed CAS means another publisher
 //            claimed first, and the CAS hands back the new tail to retry from.
-//   header   write length, publisher, sequence and timestamp, then release-store the commit word
+//   header   write length, publisher, sequence (and the timestamp word, on a topic with
+//            timestamps), then release-store the commit word
 //            as CLAIMED. From here a repairer knows the frame's length.
 //   payload  the caller writes into the span it was given.
 //   commit   seq_cst-store the commit word as COMMITTED. Subscribers acquire-load it; seq_cst
@@ -79,7 +80,7 @@ class Appender {
     /// Tries once to claim a frame for `length` payload bytes; never waits.
     [[nodiscard]] ClaimOutcome try_claim(std::uint32_t length, Claimed& out) noexcept {
         if (length > view_.max_record_size) return ClaimOutcome::kTooLarge;
-        const std::uint64_t size = format::frame_size(length);
+        const std::uint64_t size = view_.frame_size(length);
         Tail tail = expected_;
         for (;;) {
             if (!claimable(tail.position)) return give_up(ClaimOutcome::kCorrupt);
@@ -128,7 +129,7 @@ class Appender {
             std::uint32_t fitting = 0;
             for (; fitting < count; ++fitting) {
                 if (lengths[fitting] > view_.max_record_size) break;
-                const std::uint64_t frame = format::frame_size(lengths[fitting]);
+                const std::uint64_t frame = view_.frame_size(lengths[fitting]);
                 if (size + frame > room) break;
                 size += frame;
             }
@@ -149,7 +150,7 @@ class Appender {
                 (void)refresh_limit(tail.position, tail.position + size);
                 while (fitting > 0 && tail.position + size > limit_) {
                     --fitting;
-                    size -= format::frame_size(lengths[fitting]);
+                    size -= view_.frame_size(lengths[fitting]);
                 }
                 if (fitting == 0) return give_up(ClaimOutcome::kBackPressured);
             }
@@ -162,7 +163,7 @@ class Appender {
             std::uint64_t position = tail.position;
             for (std::uint32_t i = 0; i < fitting; ++i) {
                 write_header(position, lengths[i], tail.sequence + i, now);
-                position += format::frame_size(lengths[i]);
+                position += view_.frame_size(lengths[i]);
             }
             SHMBUS_FAULT_POINT(fault::Point::kAfterHeader);
             out.position = tail.position;
@@ -181,7 +182,7 @@ class Appender {
         // Walking back from the batch's end finds each frame without a table of positions.
         std::uint64_t position = batch.end;
         for (std::uint32_t i = batch.count; i-- > 0;) {
-            position -= format::frame_size(lengths[i]);
+            position -= view_.frame_size(lengths[i]);
             // Release: pairs with the subscribers' acquire load in inspect_frame.
             atomics::store_release(view_.commit_word(position),
                                    format::stamp(position, format::FrameState::kCommitted));
@@ -200,7 +201,7 @@ class Appender {
     void abort_batch(const ClaimedBatch& batch, const std::uint32_t* lengths) noexcept {
         std::uint64_t position = batch.end;
         for (std::uint32_t i = batch.count; i-- > 0;) {
-            const std::uint64_t frame = format::frame_size(lengths[i]);
+            const std::uint64_t frame = view_.frame_size(lengths[i]);
             position -= frame;
             pad(position, frame);
         }
@@ -283,7 +284,7 @@ class Appender {
             .store(static_cast<std::uint16_t>(slot_index_), std::memory_order_relaxed);
         std::atomic_ref<std::uint16_t>(header.reserved).store(0, std::memory_order_relaxed);
         atomics::store_relaxed(header.sequence, sequence);
-        atomics::store_relaxed(header.timestamp, timestamp_ns);
+        if (view_.timestamps) atomics::store_relaxed(view_.timestamp_word(position), timestamp_ns);
         // Release: a repairer that acquire-loads CLAIMED reads the length above.
         atomics::store_release(header.commit,
                                format::stamp(position, format::FrameState::kClaimed));

@@ -24,14 +24,16 @@ enum class FrameKind : std::uint8_t {
 struct FrameInfo {
     FrameKind kind = FrameKind::kUnwritten;
     std::uint32_t length = 0;  // payload bytes (kRecord, kClaimed) or padding bytes (kPadding)
-    std::uint64_t next = 0;    // position of the following frame (kRecord, kPadding, kWrap)
+    // Position of the following frame (kRecord, kPadding, kWrap). For kClaimed, where the claim
+    // will end if its length is one a record can have, and 0 if not (see classify_frame).
+    std::uint64_t next = 0;
 };
 
 /// Whether a record or claim of `length` payload bytes can be one: within the topic's maximum
 /// record size, and with its whole frame inside the `room` left in the lap.
 [[nodiscard]] inline bool record_fits(const TopicView& view, std::uint32_t length,
                                       std::uint64_t room) noexcept {
-    return length <= view.max_record_size && format::frame_size(length) <= room;
+    return length <= view.max_record_size && view.frame_size(length) <= room;
 }
 
 /// What the frame whose commit word reads `word` is, in full: every state, every bound. Out of
@@ -75,12 +77,26 @@ struct FrameInfo {
         info.next = position + format::kFrameHeaderSize + length;
         return info;
     }
+    if (state == FrameState::kClaimed) {
+        // A claim's length is not final. An abort, or a repair of a dead claim, stores the
+        // padding length (which counts the timestamp word, the alignment slack, and for a repair
+        // whole further frames) before it stamps PADDING, and a reader that loaded CLAIMED may
+        // see that store. So a claim is never judged by its length: it is in flight either way,
+        // and its extent is known only when the length could be a record's.
+        info.kind = FrameKind::kClaimed;
+        if (!record_fits(view, length, room)) {
+            info.length = 0;
+            return info;
+        }
+        info.next = position + view.frame_size(length);
+        return info;
+    }
     if (!record_fits(view, length, room)) {
         info.kind = FrameKind::kCorrupt;
         return info;
     }
-    info.kind = state == FrameState::kClaimed ? FrameKind::kClaimed : FrameKind::kRecord;
-    info.next = position + format::frame_size(length);
+    info.kind = FrameKind::kRecord;
+    info.next = position + view.frame_size(length);
     return info;
 }
 
@@ -106,7 +122,7 @@ struct FrameInfo {
     const std::uint32_t length = atomics::load_relaxed(view.header(position).length);
     info.length = length;
     info.kind = record_fits(view, length, room) ? FrameKind::kRecord : FrameKind::kCorrupt;
-    info.next = position + format::frame_size(length);
+    info.next = position + view.frame_size(length);
     return info;
 }
 

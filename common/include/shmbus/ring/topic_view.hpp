@@ -25,6 +25,7 @@ struct TopicView {
     std::uint32_t max_subscribers = 0;
     format::Policy policy = format::Policy::kBlock;
     bool timestamps = false;
+    std::uint64_t record_header_size = format::kFrameHeaderSize;  // record_header_size(timestamps)
 
     // into the records mapping (read-only for subscribers: writing through these faults)
     format::RecordsHeader* records = nullptr;
@@ -56,8 +57,20 @@ struct TopicView {
         return *reinterpret_cast<format::FrameHeader*>(ring + offset_of(position));
     }
 
+    /// The timestamp word of the record at `position`. Only on a topic with timestamps, and
+    /// only once the record's whole frame is known to fit in the lap.
+    [[nodiscard]] std::uint64_t& timestamp_word(std::uint64_t position) const noexcept {
+        return *reinterpret_cast<std::uint64_t*>(ring + offset_of(position) +
+                                                 format::kFrameHeaderSize);
+    }
+
     [[nodiscard]] std::byte* payload(std::uint64_t position) const noexcept {
-        return ring + offset_of(position) + format::kFrameHeaderSize;
+        return ring + offset_of(position) + record_header_size;
+    }
+
+    /// Bytes a record of `length` payload bytes occupies in this topic's ring.
+    [[nodiscard]] std::uint64_t frame_size(std::uint64_t length) const noexcept {
+        return format::frame_size(length, record_header_size);
     }
 };
 
