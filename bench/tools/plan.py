@@ -23,6 +23,9 @@ STREAM_COUNTS = {
     "iceoryx": {64: 2_000_000, 4096: 500_000, 65536: 50_000},
 }
 PINGPONG_COUNT = 200_000
+
+# Case fields the sweep records beside the harness's result rather than passing to it.
+SWEEP_ONLY_KEYS = ("group", "round")
 PINGPONG_WARMUP = 20_000
 
 
@@ -161,23 +164,36 @@ def scaling_cases(scale):
     return cases
 
 
+DAEMON_ROUNDS = 4
+DAEMON_INTERVALS = (0, 250, 10)
+
+
 def daemon_cases(scale, daemon):
     """shmbus with and without shmbusd supervising its topics: the daemon is never on the data
-    path. Long enough runs to span many of its checks."""
+    path. Each configuration runs in DAEMON_ROUNDS rounds, the three of a round back to back
+    (in reverse order every other round), so that a ratio can be taken between neighbours: on a
+    shared host the machine's speed drifts over minutes, by more than any effect of the daemon.
+    Together long enough to span many of its checks."""
     if not daemon:
         return []
     cases = []
-    for interval in (0, 250, 10):
-        label = "without shmbusd" if interval == 0 else f"shmbusd every {interval} ms"
-        extra = {} if interval == 0 else {"daemon": daemon, "daemon-interval-ms": interval}
-        cases.append({"label": label, "group": "daemon", "peer": "shmbus", "mode": "spin",
-                      "timestamps": "off", "case": "pingpong", "size": 64,
-                      "count": max(1000, 2_000_000 // scale), "warmup": 20_000 // scale,
-                      "writer-cpus": "0", "reader-cpus": "1", **extra})
-        cases.append({"label": label, "group": "daemon", "peer": "shmbus", "mode": "spin",
-                      "api": "batch", "timestamps": "off", "case": "stream", "size": 64,
-                      "count": max(1000, 50_000_000 // scale), "writer-cpus": "0",
-                      "reader-cpus": "1", **extra})
+    for round_number in range(DAEMON_ROUNDS):
+        intervals = DAEMON_INTERVALS if round_number % 2 == 0 else DAEMON_INTERVALS[::-1]
+        for case in ("pingpong", "stream"):
+            for interval in intervals:
+                label = "without shmbusd" if interval == 0 else f"shmbusd every {interval} ms"
+                extra = {} if interval == 0 else {"daemon": daemon,
+                                                  "daemon-interval-ms": interval}
+                common = {"label": label, "group": "daemon", "round": round_number,
+                          "peer": "shmbus", "mode": "spin", "timestamps": "off", "size": 64,
+                          "writer-cpus": "0", "reader-cpus": "1", **extra}
+                if case == "pingpong":
+                    cases.append({**common, "case": "pingpong",
+                                  "count": max(1000, 2_000_000 // DAEMON_ROUNDS // scale),
+                                  "warmup": 20_000 // scale})
+                else:
+                    cases.append({**common, "api": "batch", "case": "stream",
+                                  "count": max(1000, 50_000_000 // DAEMON_ROUNDS // scale)})
     return cases
 
 
@@ -195,7 +211,7 @@ def harness_arguments(case):
     """The command-line options of shmbus-harness for a case."""
     args = []
     for key, value in case.items():
-        if key in ("group",):
+        if key in SWEEP_ONLY_KEYS:
             continue
         if value is True:
             args.append(f"--{key}")

@@ -515,33 +515,40 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
                "every topic each `check_interval` (reading slot and header lines, probing " \
                "slot locks). The same shmbus cases with no daemon, with `shmbusd` at its " \
                "default interval (250 ms) and at 10 ms, the daemon unpinned as a service " \
-               "runs (64 B, spinning, CPU 0 ↔ 1; 2,000,000 round trips, 50,000,000 " \
-               "records):\n\n"
+               "runs (64 B, spinning, CPU 0 ↔ 1; 2,000,000 round trips and 50,000,000 " \
+               "records per configuration and run, in 4 rounds). The three configurations " \
+               "of a round run back to back, and each ratio is taken within a round, between " \
+               "neighbours seconds apart: on a shared host the machine's own speed drifts by " \
+               "more than that over minutes. Figures pool every round of every run:\n\n"
         rows = []
-        base_latency = self.r.one(group="daemon", label="without shmbusd", case="pingpong")
-        base_stream = self.r.one(group="daemon", label="without shmbusd", case="stream")
+        base = {"group": "daemon", "label": "without shmbusd"}
         for label in ("without shmbusd", "shmbusd every 250 ms", "shmbusd every 10 ms"):
-            latency = self.r.one(group="daemon", label=label, case="pingpong")
-            stream = self.r.one(group="daemon", label=label, case="stream")
-            if not latency and not stream:
+            fields = {"group": "daemon", "label": label}
+            latency = self.r.pooled("p50_ns", case="pingpong", **fields)
+            if latency is None and self.r.pooled("msgs_per_s", case="stream", **fields) is None:
                 continue
-            rows.append((label, cell(Results.summary(latency, "p50_ns"), ns),
-                         cell(Results.summary(latency, "p99_ns"), ns),
-                         cell(Results.summary(latency, "p999_ns"), ns),
-                         cell(Results.summary(stream, "msgs_per_s"), rate),
-                         cell(Results.ratio(stream, base_stream, "msgs_per_s"), times),
-                         ns(median(Results.summary(latency, "daemon_cpu_ns")))))
+            rows.append((label, cell(latency, ns),
+                         cell(self.r.pooled("p99_ns", case="pingpong", **fields), ns),
+                         cell(self.r.paired_ratio("p99_ns", {**fields, "case": "pingpong"},
+                                                  {**base, "case": "pingpong"}), times),
+                         cell(self.r.pooled("p999_ns", case="pingpong", **fields), ns),
+                         cell(self.r.pooled("msgs_per_s", case="stream", **fields), rate),
+                         cell(self.r.paired_ratio("msgs_per_s", {**fields, "case": "stream"},
+                                                  {**base, "case": "stream"}), times),
+                         ns(median(self.r.pooled("daemon_cpu_ns", case="pingpong",
+                                                 **fields)))))
         if not rows:
             return text + "Not measured in this sweep.\n"
-        text += table(["", "Latency p50", "p99", "p99.9", "Records/s", "/ without",
-                       "Daemon CPU (latency run)"], rows)
-        default = self.r.one(group="daemon", label="shmbusd every 250 ms", case="pingpong")
+        text += table(["", "Latency p50", "p99", "p99 / without", "p99.9", "Records/s",
+                       "/ without", "Daemon CPU (one latency round)"], rows)
+        default = {"group": "daemon", "label": "shmbusd every 250 ms"}
         self.target("Daemon at its default interval: latency p99 / without daemon",
-                    Results.ratio(default, base_latency, "p99_ns"), 1.1, "lower",
+                    self.r.paired_ratio("p99_ns", {**default, "case": "pingpong"},
+                                        {**base, "case": "pingpong"}), 1.1, "lower",
                     "no effect: within 10 %")
-        stream = self.r.one(group="daemon", label="shmbusd every 250 ms", case="stream")
         self.target("Daemon at its default interval: throughput / without daemon",
-                    Results.ratio(stream, base_stream, "msgs_per_s"), 0.95, "higher",
+                    self.r.paired_ratio("msgs_per_s", {**default, "case": "stream"},
+                                        {**base, "case": "stream"}), 0.95, "higher",
                     "no effect: within 5 %")
         return text
 

@@ -5,7 +5,7 @@ import json
 import statistics
 
 KEY_FIELDS = ("group", "label", "case", "size", "writers", "readers", "writer_cpus",
-              "reader_cpus", "capacity", "prefault", "topics", "daemon_interval_ms")
+              "reader_cpus", "capacity", "prefault", "topics", "daemon_interval_ms", "round")
 
 
 def load(path, include_disturbed=False):
@@ -59,6 +59,30 @@ class Results:
         if not values:
             return None
         return statistics.median(values), min(values), max(values), len(values)
+
+    def pooled(self, metric, **fields):
+        """(median, min, max, n) of a metric over every configuration with these fields and
+        every run: the rounds of one configuration pooled."""
+        values = [row[metric] for _, runs in self.find(**fields) for row in runs.values()
+                  if row.get(metric) is not None]
+        if not values:
+            return None
+        return statistics.median(values), min(values), max(values), len(values)
+
+    def paired_ratio(self, metric, fields, reference_fields):
+        """Median, min and max of value / reference over every (run, round) that has both:
+        each ratio is taken between neighbours measured seconds apart."""
+        ratios = []
+        for key, runs in self.find(**fields):
+            round_number = key.get("round")
+            reference = self.one(**reference_fields, round=round_number)
+            for run, row in runs.items():
+                other = reference.get(run)
+                if other and row.get(metric) and other.get(metric):
+                    ratios.append(row[metric] / other[metric])
+        if not ratios:
+            return None
+        return statistics.median(ratios), min(ratios), max(ratios), len(ratios)
 
     @staticmethod
     def ratio(runs, reference_runs, metric, invert=False):

@@ -178,7 +178,8 @@ def main():
                     if wait:
                         quiet.wait_until_quiet(strict=False)
                     result = run_harness(args.harness, case, timeout=600)
-                    result.update({"run": run, "group": case["group"], "attempt": attempt})
+                    result.update({"run": run, "attempt": attempt})
+                    result.update({k: case[k] for k in plan.SWEEP_ONLY_KEYS if k in case})
                     disturbed = disturbed_by_others(result, args.max_foreign)
                     result["disturbed"] = disturbed
                     if result.get("ok") and (not disturbed or not wait):
