@@ -9,6 +9,7 @@ targets lives in bench/report/analysis.md and is copied in verbatim.
 
 import argparse
 import json
+import statistics
 import os
 import subprocess
 import sys
@@ -535,12 +536,11 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
                          cell(self.r.pooled("msgs_per_s", case="stream", **fields), rate),
                          cell(self.r.paired_ratio("msgs_per_s", {**fields, "case": "stream"},
                                                   {**base, "case": "stream"}), times),
-                         ns(median(self.r.pooled("daemon_cpu_ns", case="pingpong",
-                                                 **fields)))))
+                         ns(self.daemon_cpu_per_run(fields))))
         if not rows:
             return text + "Not measured in this sweep.\n"
         text += table(["", "Latency p50", "p99", "p99 / without", "p99.9", "Records/s",
-                       "/ without", "Daemon CPU (one latency round)"], rows)
+                       "/ without", "Daemon CPU (a run's latency rounds)"], rows)
         default = {"group": "daemon", "label": "shmbusd every 250 ms"}
         self.target("Daemon at its default interval: latency p99 / without daemon",
                     self.r.paired_ratio("p99_ns", {**default, "case": "pingpong"},
@@ -551,6 +551,15 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
                                         {**base, "case": "stream"}), 0.95, "higher",
                     "no effect: within 5 %")
         return text
+
+    def daemon_cpu_per_run(self, fields):
+        """The daemon's CPU time over the latency rounds of one run (median over the runs): one
+        round is shorter than the clock tick the kernel counts it in."""
+        totals = {}
+        for _, runs in self.r.find(case="pingpong", **fields):
+            for run, row in runs.items():
+                totals[run] = totals.get(run, 0) + (row.get("daemon_cpu_ns") or 0)
+        return statistics.median(totals.values()) if totals else None
 
     def cli_section(self):
         text = "\n## `shmbus bench` against the harness\n\n`shmbus bench` (the command users " \
