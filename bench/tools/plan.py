@@ -29,6 +29,8 @@ STREAM_COUNTS = {
     "iceoryx": {64: 2_000_000, 4096: 500_000, 65536: 50_000},
 }
 PINGPONG_COUNT = 200_000
+THROUGHPUT_ROUNDS = 8
+THROUGHPUT_ROUND_COUNT = 2_000_000
 
 # Case fields the sweep records beside the harness's result rather than passing to it.
 SWEEP_ONLY_KEYS = ("group", "round")
@@ -100,6 +102,24 @@ def throughput_cases(scale):
             cases.append({"label": label, "group": "throughput", "peer": peer, "mode": mode,
                           "api": api, "timestamps": timestamps, "case": "stream", "size": size,
                           "count": count, "writer-cpus": "0", "reader-cpus": "1"})
+    return cases
+
+
+def paired_throughput_cases(scale):
+    """64 B streams of the reference and of shmbus's batch path, back to back in each of
+    THROUGHPUT_ROUNDS rounds (in reverse order every other round). A long stream of the table
+    above runs minutes after its reference, and this host's speed drifts between regimes over
+    minutes by a factor of two or more; neighbours seconds apart share a regime, so their ratio
+    is what the 64 B target compares."""
+    cases = []
+    for round_number in range(THROUGHPUT_ROUNDS):
+        rows = [("reference", "reference", "single"), ("shmbus batch", "shmbus", "batch")]
+        for label, peer, api in rows if round_number % 2 == 0 else rows[::-1]:
+            cases.append({"label": label, "group": "throughput-rounds", "round": round_number,
+                          "peer": peer, "mode": "spin", "api": api, "timestamps": "off",
+                          "case": "stream", "size": 64,
+                          "count": max(1000, THROUGHPUT_ROUND_COUNT // scale),
+                          "writer-cpus": "0", "reader-cpus": "1"})
     return cases
 
 
@@ -212,8 +232,8 @@ def daemon_cases(scale, daemon):
 
 def full_plan(scale=1, only=None, daemon=None):
     """Every case of one run, iceoryx cases last (RouDi runs only while they do)."""
-    cases = latency_cases(scale) + throughput_cases(scale) + fan_cases(scale) + \
-        scaling_cases(scale) + daemon_cases(scale, daemon)
+    cases = latency_cases(scale) + throughput_cases(scale) + paired_throughput_cases(scale) + \
+        fan_cases(scale) + scaling_cases(scale) + daemon_cases(scale, daemon)
     if only:
         cases = [c for c in cases if only(c)]
     return [c for c in cases if c["peer"] != "iceoryx"] + \
