@@ -47,7 +47,7 @@ CaseOutcome run_pingpong(const CaseOptions& options, const CaseScratch& scratch)
         typename P::Writer writer(back, options.peer_options);
         report.setup_ns = monotonic_ns() - opening;
         std::vector<std::byte> echo(options.size);
-        outcome.control.arrive();
+        outcome.control.arrive(report);
         outcome.control.await(Phase::kGo, options.timeout);
         MeasuredPhase phase(report);
         for (std::uint64_t i = 0; i < total; ++i) {
@@ -73,7 +73,7 @@ CaseOutcome run_pingpong(const CaseOptions& options, const CaseScratch& scratch)
         std::vector<std::byte> copy(options.size);
         LatencyRecorder recorder(options.count);
         SequenceCheck check(1, options.size);
-        outcome.control.arrive();
+        outcome.control.arrive(report);
         outcome.control.await(Phase::kGo, options.timeout);
         MeasuredPhase phase(report);
         for (std::uint64_t i = 0; i < total; ++i) {

@@ -72,7 +72,7 @@ CaseOutcome run_stream(const CaseOptions& options, const CaseScratch& scratch) {
             report.setup_ns = monotonic_ns() - opening;
             std::vector<std::byte> copy(options.size);
             SequenceCheck check(writers, options.size);
-            outcome.control.arrive();
+            outcome.control.arrive(report);
             outcome.control.await(options.deferred_readers ? Phase::kDrain : Phase::kGo,
                                   options.timeout);
             MeasuredPhase phase(report);
@@ -101,7 +101,7 @@ CaseOutcome run_stream(const CaseOptions& options, const CaseScratch& scratch) {
             const std::size_t batch = std::max<std::size_t>(1, options.batch);
             std::vector<std::byte> buffers(batch * options.size);
             std::vector<std::span<const std::byte>> records(batch);
-            outcome.control.arrive();
+            outcome.control.arrive(report);
             outcome.control.await(Phase::kGo, options.timeout);
             MeasuredPhase phase(report);
             for (std::uint64_t sent = 0; sent < options.count;) {

@@ -8,6 +8,7 @@
 
 #include "core/clock.hpp"
 #include "core/futex.hpp"
+#include "core/resources.hpp"
 
 namespace shmbus::bench {
 namespace {
@@ -34,7 +35,9 @@ SharedControl::~SharedControl() {
     if (block_ != nullptr) ::munmap(block_, sizeof(ControlBlock));
 }
 
-void SharedControl::arrive() noexcept {
+void SharedControl::arrive(ProcessReport& report) noexcept {
+    const ResourceUsage used = usage_of_self();
+    report.cpu_at_arrival_ns = used.user_ns + used.system_ns;
     // Release: pairs with the driver's acquire load in wait_for_arrivals.
     std::atomic_ref<std::uint32_t>(block_->arrived).fetch_add(1, std::memory_order_release);
     futex_wake_all(&block_->arrived);

@@ -31,6 +31,7 @@ struct ProcessReport {
     std::uint64_t setup_ns = 0;  // opening and attaching its endpoints
     std::uint64_t user_ns = 0;   // CPU time in the measured phase
     std::uint64_t system_ns = 0;
+    std::uint64_t cpu_at_arrival_ns = 0;  // CPU time used before the start line
     std::uint64_t minor_faults = 0;
     std::uint64_t major_faults = 0;
     std::uint64_t voluntary_switches = 0;
@@ -68,8 +69,9 @@ class SharedControl {
         return block_->reports[index];
     }
 
-    /// A measured process: its endpoints are open.
-    void arrive() noexcept;
+    /// A measured process: its endpoints are open. Notes in `report` the CPU time the process
+    /// has used so far, all of it before the start line.
+    void arrive(ProcessReport& report) noexcept;
 
     /// A measured process: sleeps until the driver releases `phase`. Throws if the driver
     /// aborted, or after `timeout`.

@@ -79,7 +79,7 @@ CaseOutcome run_footprint(const CaseOptions& options, const CaseScratch& scratch
                 Topic::open(scratch.directory(), kTopic,
                             {.access = Access::kSubscribe, .prefault = variant.prefault});
             Subscriber subscriber(topic, SubscriberOptions{.start = StartAt::earliest()});
-            outcome.control.arrive();
+            outcome.control.arrive(report);
             outcome.control.await(Phase::kGo, options.timeout);
             if (variant.read_lap) {
                 SequenceCheck check(1, kRecordSize);

@@ -125,7 +125,7 @@ CaseOutcome run_topic_count(const CaseOptions& options, const CaseScratch& scrat
     children.spawn(0, [&](ProcessReport& report) {
         report.cpu = options.writer_cpus[0];
         pin_to_cpu(report.cpu);
-        outcome.control.arrive();
+        outcome.control.arrive(report);
         outcome.control.await(Phase::kGo, options.timeout);
         measure(options, scratch, report);
     });
