@@ -22,8 +22,8 @@ struct CaseOutcome {
     /// options.daemon names it, lets them go, and waits for all to exit (at most
     /// options.timeout). Adds the machine's activity during the run to `line`: window_ns,
     /// own_cpu_ns (this case's processes from the start line to their exit, and its daemon),
-    /// foreign_cpu_ns (CPU time used by anything else), foreign_share (that, as a share of all CPUs' time), steal_ns,
-    /// daemon_cpu_ns, and the one-minute load average before and after.
+    /// foreign_cpu_ns (CPU time used by anything else), foreign_share (that, as a share of all
+    /// CPUs' time), steal_ns, daemon_cpu_ns, and the one-minute load average before and after.
     void finish(ChildProcesses& children, std::uint32_t processes, const CaseOptions& options,
                 const std::filesystem::path& directory);
 };

@@ -12,9 +12,8 @@ SLEEP_PEERS = ["shmbus", "pipe", "mq", "unix", "zeromq", "boost-mq", "iceoryx"]
 FAN_OUT_PEERS = ["shmbus", "pipe", "mq", "unix", "zeromq", "boost-mq", "iceoryx"]
 FAN_IN_PEERS = ["shmbus", "pipe", "mq", "unix", "boost-mq", "iceoryx"]  # zeromq PAIR: one peer
 FAN_SIZES = [2, 4, 8]
-# The publisher-cost cases: 700,000 records of 64 bytes take 61.6 MB of 88-byte frames. A
-# larger ring would cost the readers' exit more than the sweep's disturbance check allows (it
-# counts the unmapping as work of others).
+# The publisher-cost cases: 700,000 records of 64 bytes take 61.6 MB of 88-byte frames, which
+# a 64 MiB ring holds.
 PUBLISHER_COST_ROUNDS = 6
 PUBLISHER_COST_COUNT = 700_000
 PUBLISHER_COST_CAPACITY = 64 << 20
@@ -35,6 +34,17 @@ THROUGHPUT_ROUND_COUNT = 2_000_000
 # Case fields the sweep records beside the harness's result rather than passing to it.
 SWEEP_ONLY_KEYS = ("group", "round")
 PINGPONG_WARMUP = 20_000
+
+
+def in_rounds(rounds, configurations):
+    """(round, configuration) for each configuration in each of `rounds` rounds, in reverse
+    order every other round: configurations of one round run back to back, so that a ratio
+    between them is taken between neighbours seconds apart, and the reversal keeps any one of
+    them from always running first."""
+    for round_number in range(rounds):
+        order = configurations if round_number % 2 == 0 else configurations[::-1]
+        for configuration in order:
+            yield round_number, configuration
 
 
 def peer_args(name, mode):
@@ -112,14 +122,13 @@ def paired_throughput_cases(scale):
     minutes by a factor of two or more; neighbours seconds apart share a regime, so their ratio
     is what the 64 B target compares."""
     cases = []
-    for round_number in range(THROUGHPUT_ROUNDS):
-        rows = [("reference", "reference", "single"), ("shmbus batch", "shmbus", "batch")]
-        for label, peer, api in rows if round_number % 2 == 0 else rows[::-1]:
-            cases.append({"label": label, "group": "throughput-rounds", "round": round_number,
-                          "peer": peer, "mode": "spin", "api": api, "timestamps": "off",
-                          "case": "stream", "size": 64,
-                          "count": max(1000, THROUGHPUT_ROUND_COUNT // scale),
-                          "writer-cpus": "0", "reader-cpus": "1"})
+    rows = [("reference", "reference", "single"), ("shmbus batch", "shmbus", "batch")]
+    for round_number, (label, peer, api) in in_rounds(THROUGHPUT_ROUNDS, rows):
+        cases.append({"label": label, "group": "throughput-rounds", "round": round_number,
+                      "peer": peer, "mode": "spin", "api": api, "timestamps": "off",
+                      "case": "stream", "size": 64,
+                      "count": max(1000, THROUGHPUT_ROUND_COUNT // scale),
+                      "writer-cpus": "0", "reader-cpus": "1"})
     return cases
 
 
@@ -162,16 +171,14 @@ def fan_cases(scale):
     # round), so that the 8 / 1 ratio is taken between neighbours: a stream of a few
     # milliseconds can land in a slower phase of a shared host, which a ratio between runs
     # minutes apart would blame on N.
-    for round_number in range(PUBLISHER_COST_ROUNDS):
-        sizes = [1] + FAN_SIZES
-        for n in sizes if round_number % 2 == 0 else sizes[::-1]:
-            for api in ("batch", "single"):
-                cases.append({"label": f"shmbus {api}", "group": "publisher-cost",
-                              "round": round_number, "peer": "shmbus", "mode": "spin",
-                              "api": api, "timestamps": "off", "case": "stream", "size": 64,
-                              "count": max(1000, PUBLISHER_COST_COUNT // scale), "readers": n,
-                              "deferred-readers": True, "capacity": PUBLISHER_COST_CAPACITY,
-                              "writer-cpus": "0", "reader-cpus": "1"})
+    for round_number, n in in_rounds(PUBLISHER_COST_ROUNDS, [1] + FAN_SIZES):
+        for api in ("batch", "single"):
+            cases.append({"label": f"shmbus {api}", "group": "publisher-cost",
+                          "round": round_number, "peer": "shmbus", "mode": "spin",
+                          "api": api, "timestamps": "off", "case": "stream", "size": 64,
+                          "count": max(1000, PUBLISHER_COST_COUNT // scale), "readers": n,
+                          "deferred-readers": True, "capacity": PUBLISHER_COST_CAPACITY,
+                          "writer-cpus": "0", "reader-cpus": "1"})
     return cases
 
 
