@@ -211,3 +211,61 @@ TEST_CASE(
     CHECK(delivered == records.size());
     CHECK(subscriber.voided() == 0);
 }
+
+TEST_CASE(
+    "in place and copied, subscribers hand a batch's records over with the same fields, "
+    "timestamp and publisher included") {
+    for (const bool timestamps : {true, false}) {
+        CAPTURE(timestamps);
+        shmbus::test::BusDirectory bus;
+        shmbus::Topic topic = shmbus::test::create_and_open(
+            bus, {.capacity = kCapacity, .max_record_size = kMax, .timestamps = timestamps});
+        shmbus::Publisher other(topic);  // takes slot 0, so the batch's publisher is not 0
+        shmbus::Publisher publisher(topic);
+        REQUIRE(publisher.slot() != 0);
+        shmbus::Subscriber in_place(topic, {.start = shmbus::StartAt::earliest()});
+        shmbus::Subscriber copied(topic,
+                                  {.start = shmbus::StartAt::earliest(), .zero_copy = false});
+        const std::array<std::uint32_t, 5> lengths{9, 0, 64, 1, kMax};
+        shmbus::BatchClaim batch = publisher.try_claim_batch(lengths);
+        REQUIRE(batch.size() == lengths.size());
+        for (std::size_t i = 0; i < lengths.size(); ++i) {
+            for (std::byte& b : batch.payload(i))
+                b = std::byte{static_cast<unsigned char>(0x40 + i)};
+        }
+        REQUIRE(batch.commit() == Status::kOk);
+
+        const auto from_place = shmbus::test::drain(in_place);
+        const auto from_copy = shmbus::test::drain(copied);
+        REQUIRE(from_place.size() == lengths.size());
+        REQUIRE(from_copy.size() == lengths.size());
+        const std::uint64_t header_size = shmbus::format::record_header_size(timestamps);
+        std::uint64_t position = 0;
+        for (std::size_t i = 0; i < lengths.size(); ++i) {
+            CAPTURE(i);
+            const auto& got = from_place[i];
+            CHECK(got.payload ==
+                  shmbus::test::filled(lengths[i], static_cast<std::uint8_t>(0x40 + i)));
+            CHECK(got.position == position);
+            position += shmbus::format::frame_size(lengths[i], header_size);
+            CHECK(got.next_position == position);
+            CHECK(got.sequence == i);
+            CHECK(got.publisher == publisher.slot());
+            if (timestamps) {
+                CHECK(got.timestamp_ns != 0);
+                CHECK(got.timestamp_ns == topic.view().timestamp_word(got.position));
+            } else {
+                CHECK(got.timestamp_ns == 0);
+            }
+            CHECK(from_copy[i].payload == got.payload);
+            CHECK(from_copy[i].position == got.position);
+            CHECK(from_copy[i].next_position == got.next_position);
+            CHECK(from_copy[i].sequence == got.sequence);
+            CHECK(from_copy[i].timestamp_ns == got.timestamp_ns);
+            CHECK(from_copy[i].publisher == got.publisher);
+        }
+        CHECK(in_place.next_sequence() == lengths.size());
+        CHECK(in_place.consumed() == lengths.size());
+        CHECK(in_place.voided() == 0);
+    }
+}

@@ -221,9 +221,8 @@ class Publisher {
         claim_pending_ = false;
     }
 
-    void finish_commit_batch(const ring::ClaimedBatch& batch,
-                             const std::uint32_t* lengths) noexcept {
-        appender_.commit_batch(batch, lengths);
+    void finish_commit_batch(const ring::ClaimedBatch& batch) noexcept {
+        appender_.commit_batch(batch);
         claim_pending_ = false;
         const ring::TopicView& view = appender_.view();
         // After commit_batch's seq_cst fence: the waker's half of the Dekker pair.
@@ -232,9 +231,8 @@ class Publisher {
         }
     }
 
-    void finish_abort_batch(const ring::ClaimedBatch& batch,
-                            const std::uint32_t* lengths) noexcept {
-        appender_.abort_batch(batch, lengths);
+    void finish_abort_batch(const ring::ClaimedBatch& batch) noexcept {
+        appender_.abort_batch(batch);
         claim_pending_ = false;
     }
 
@@ -308,11 +306,11 @@ inline BatchClaim& BatchClaim::operator=(BatchClaim&& other) noexcept {
 
 inline std::span<std::byte> BatchClaim::payload(std::size_t index) const noexcept {
     if (owner_ == nullptr || index >= batch_.count) return {};
-    const ring::TopicView& view = owner_->appender_.view();
-    std::uint64_t position = batch_.position;
+    std::byte* frame = batch_.first;
     for (std::size_t i = 0; i < index; ++i)
-        position += view.frame_size(lengths_[i]);
-    return std::span<std::byte>(view.payload(position), lengths_[index]);
+        frame += batch_.frame_sizes[i];
+    return std::span<std::byte>(frame + owner_->appender_.view().record_header_size,
+                                lengths_[index]);
 }
 
 inline Status BatchClaim::commit() noexcept {
@@ -325,7 +323,7 @@ inline Status BatchClaim::commit() noexcept {
             return status;
         }
     }
-    owner_->finish_commit_batch(batch_, lengths_.data());
+    owner_->finish_commit_batch(batch_);
     owner_ = nullptr;
     return Status::kOk;
 }
@@ -333,7 +331,7 @@ inline Status BatchClaim::commit() noexcept {
 inline void BatchClaim::abort() noexcept {
     if (owner_ == nullptr) return;
     if (detail::handle_epoch() == owner_->epoch_ || owner_->revalidate() == Status::kOk) {
-        owner_->finish_abort_batch(batch_, lengths_.data());
+        owner_->finish_abort_batch(batch_);
     } else {
         owner_->forget_claim();
     }
@@ -378,11 +376,11 @@ inline Status Publisher::try_offer_batch(std::span<const std::span<const std::by
             return published > 0 ? Status::kOk : status_of(outcome);
         }
         claim_pending_ = true;
-        std::uint64_t position = batch.position;
+        // The batch's frames are contiguous (ring::ClaimedBatch): walk them by address.
+        std::byte* payload = batch.first + appender_.view().record_header_size;
         for (std::uint32_t i = 0; i < batch.count; ++i) {
-            copy_payload(std::span<std::byte>(appender_.view().payload(position), lengths[i]),
-                         batch_records[i]);
-            position += appender_.view().frame_size(lengths[i]);
+            copy_payload(std::span<std::byte>(payload, lengths[i]), batch_records[i]);
+            payload += batch.frame_sizes[i];
         }
         if (detail::handle_epoch() != epoch_) [[unlikely]] {
             // As in BatchClaim::commit: a lost topic's frames are not ours to stamp any more.
@@ -392,7 +390,7 @@ inline Status Publisher::try_offer_batch(std::span<const std::span<const std::by
                 return published > 0 ? Status::kOk : status;
             }
         }
-        finish_commit_batch(batch, lengths.data());
+        finish_commit_batch(batch);
         published += batch.count;
     }
     return Status::kOk;

@@ -28,6 +28,7 @@
 
 #include <time.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <span>
@@ -56,14 +57,19 @@ struct Claimed {
     std::span<std::byte> payload;
 };
 
-/// Consecutive claimed, uncommitted frames: frame i carries lengths[i] payload bytes.
+inline constexpr std::uint32_t kMaxBatch = 64;
+
+/// Consecutive claimed, uncommitted frames, all in one lap: frame i carries lengths[i] payload
+/// bytes in frame_sizes[i] bytes, and starts where frame i-1 ends. Because a batch never crosses
+/// the end of a lap, its frames are contiguous in memory too: each is found by adding sizes to
+/// `first`, with no mask and no recomputed frame size.
 struct ClaimedBatch {
     std::uint64_t position = 0;  // the first frame
     std::uint64_t end = 0;       // just past the last frame
+    std::byte* first = nullptr;  // the first frame's first byte
     std::uint32_t count = 0;
+    std::array<std::uint32_t, kMaxBatch> frame_sizes;  // [0, count) are set by the claim
 };
-
-inline constexpr std::uint32_t kMaxBatch = 64;
 
 class Appender {
   public:
@@ -101,7 +107,8 @@ class Appender {
                 continue;
             }
             SHMBUS_FAULT_POINT(fault::Point::kAfterClaim);
-            write_header(position, length, desired.sequence - 1, timestamp());
+            write_header(view_.frame_at(position), position, length, desired.sequence - 1,
+                         timestamp());
             SHMBUS_FAULT_POINT(fault::Point::kAfterHeader);
             out.position = position;
             out.frame_size = size;
@@ -125,12 +132,15 @@ class Appender {
             // The longest prefix that fits before the end of the lap. A record over the maximum
             // size ends it: the records before it are claimed, and the caller meets the error
             // on its next claim.
+            // A local copy: the stores into out.frame_sizes could alias the view's field.
+            const std::uint32_t max_record_size = view_.max_record_size;
             std::uint64_t size = 0;
             std::uint32_t fitting = 0;
             for (; fitting < count; ++fitting) {
-                if (lengths[fitting] > view_.max_record_size) break;
+                if (lengths[fitting] > max_record_size) break;
                 const std::uint64_t frame = view_.frame_size(lengths[fitting]);
                 if (size + frame > room) break;
+                out.frame_sizes[fitting] = static_cast<std::uint32_t>(frame);  // <= 2^30 + 32
                 size += frame;
             }
             if (fitting == 0) {  // not even the first record fits before the end of the lap
@@ -150,7 +160,7 @@ class Appender {
                 (void)refresh_limit(tail.position, tail.position + size);
                 while (fitting > 0 && tail.position + size > limit_) {
                     --fitting;
-                    size -= view_.frame_size(lengths[fitting]);
+                    size -= out.frame_sizes[fitting];
                 }
                 if (fitting == 0) return give_up(ClaimOutcome::kBackPressured);
             }
@@ -160,14 +170,17 @@ class Appender {
             expected_ = desired;
             SHMBUS_FAULT_POINT(fault::Point::kAfterClaim);
             const std::uint64_t now = timestamp();
-            std::uint64_t position = tail.position;
+            std::byte* const first = view_.frame_at(tail.position);
+            std::uint64_t offset = 0;  // from the first frame
             for (std::uint32_t i = 0; i < fitting; ++i) {
-                write_header(position, lengths[i], tail.sequence + i, now);
-                position += view_.frame_size(lengths[i]);
+                write_header(first + offset, tail.position + offset, lengths[i], tail.sequence + i,
+                             now);
+                offset += out.frame_sizes[i];
             }
             SHMBUS_FAULT_POINT(fault::Point::kAfterHeader);
             out.position = tail.position;
             out.end = desired.position;
+            out.first = first;
             out.count = fitting;
             return ClaimOutcome::kClaimed;
         }
@@ -175,17 +188,17 @@ class Appender {
 
     /// Makes every frame of a batch visible, in order, then fences once: after this a load of
     /// the sleeping-subscriber mask is ordered after all the commits (Dekker, as in commit()).
-    void commit_batch(const ClaimedBatch& batch, const std::uint32_t* lengths) noexcept {
+    void commit_batch(const ClaimedBatch& batch) noexcept {
         SHMBUS_FAULT_POINT(fault::Point::kBeforeCommit);
         // Last frame first: the first frame, where this publisher's claim intent points, is
         // finished only when the whole batch is (see ring/flow_control.hpp, in_flight_floor).
-        // Walking back from the batch's end finds each frame without a table of positions.
-        std::uint64_t position = batch.end;
+        std::uint64_t offset = batch.end - batch.position;  // from the first frame
         for (std::uint32_t i = batch.count; i-- > 0;) {
-            position -= view_.frame_size(lengths[i]);
+            offset -= batch.frame_sizes[i];
             // Release: pairs with the subscribers' acquire load in inspect_frame.
-            atomics::store_release(view_.commit_word(position),
-                                   format::stamp(position, format::FrameState::kCommitted));
+            atomics::store_release(
+                commit_word_of(batch.first + offset),
+                format::stamp(batch.position + offset, format::FrameState::kCommitted));
         }
         atomics::store_relaxed(slot_->published,
                                atomics::load_relaxed(slot_->published) + batch.count);
@@ -198,12 +211,11 @@ class Appender {
     /// frame, where the intent points, is finished only when the whole batch is (as in
     /// commit_batch). Padding each frame, rather than covering the batch with one, leaves no
     /// CLAIMED stamp inside padding for a boundary scan (find_boundary) to take for a frame.
-    void abort_batch(const ClaimedBatch& batch, const std::uint32_t* lengths) noexcept {
+    void abort_batch(const ClaimedBatch& batch) noexcept {
         std::uint64_t position = batch.end;
         for (std::uint32_t i = batch.count; i-- > 0;) {
-            const std::uint64_t frame = view_.frame_size(lengths[i]);
-            position -= frame;
-            pad(position, frame);
+            position -= batch.frame_sizes[i];
+            pad(position, batch.frame_sizes[i]);
         }
         atomics::fetch_add_relaxed(view_.records->aborted_claims, std::uint64_t{1});
     }
@@ -243,6 +255,10 @@ class Appender {
         return position % format::kFrameAlignment == 0 && position < kMaxTailPosition;
     }
 
+    [[nodiscard]] static std::uint64_t& commit_word_of(std::byte* frame) noexcept {
+        return *reinterpret_cast<std::uint64_t*>(frame);
+    }
+
     void pad(std::uint64_t position, std::uint64_t frame_size) noexcept {
         format::FrameHeader& header = view_.header(position);
         atomics::store_relaxed(header.length,
@@ -274,9 +290,11 @@ class Appender {
         return outcome;
     }
 
-    void write_header(std::uint64_t position, std::uint32_t length, std::uint64_t sequence,
-                      std::uint64_t timestamp_ns) noexcept {
-        format::FrameHeader& header = view_.header(position);
+    /// Writes the header of the frame at `position`, whose first byte is `frame`
+    /// (view_.frame_at(position), passed in so that a batch can walk its frames by address).
+    void write_header(std::byte* frame, std::uint64_t position, std::uint32_t length,
+                      std::uint64_t sequence, std::uint64_t timestamp_ns) noexcept {
+        auto& header = *reinterpret_cast<format::FrameHeader*>(frame);
         // Relaxed stores: readers load these only after an acquire load of the commit word, and
         // the release store of CLAIMED below orders them before it.
         atomics::store_relaxed(header.length, length);
@@ -284,7 +302,10 @@ class Appender {
             .store(static_cast<std::uint16_t>(slot_index_), std::memory_order_relaxed);
         std::atomic_ref<std::uint16_t>(header.reserved).store(0, std::memory_order_relaxed);
         atomics::store_relaxed(header.sequence, sequence);
-        if (view_.timestamps) atomics::store_relaxed(view_.timestamp_word(position), timestamp_ns);
+        if (view_.timestamps) {
+            auto& word = *reinterpret_cast<std::uint64_t*>(frame + format::kFrameHeaderSize);
+            atomics::store_relaxed(word, timestamp_ns);
+        }
         // Release: a repairer that acquire-loads CLAIMED reads the length above.
         atomics::store_release(header.commit,
                                format::stamp(position, format::FrameState::kClaimed));

@@ -46,6 +46,11 @@ struct TopicView {
         return capacity - offset_of(position);
     }
 
+    /// The first byte of the frame at `position` (any 8-aligned position: always in bounds).
+    [[nodiscard]] std::byte* frame_at(std::uint64_t position) const noexcept {
+        return ring + offset_of(position);
+    }
+
     /// The commit word of the frame at `position` (any 8-aligned position: always in bounds).
     [[nodiscard]] std::uint64_t& commit_word(std::uint64_t position) const noexcept {
         return *reinterpret_cast<std::uint64_t*>(ring + offset_of(position));
