@@ -30,6 +30,14 @@ STREAM_COUNTS = {
 PINGPONG_COUNT = 200_000
 THROUGHPUT_ROUNDS = 8
 THROUGHPUT_ROUND_COUNT = 2_000_000
+# Ping-pongs in rounds: the reference and shmbus spinning, and shmbus sleeping beside the
+# system-call peers. A sleeping round trip across CPUs takes some 40 µs here, hence the
+# smaller count.
+LATENCY_ROUNDS = 8
+SPIN_ROUND_COUNT = 100_000
+WAKE_ROUND_COUNT = 30_000
+WAKE_ROUND_WARMUP = 2_000
+WAKE_ROUND_PEERS = ["shmbus", "pipe", "mq", "unix"]
 
 # Case fields the sweep records beside the harness's result rather than passing to it.
 SWEEP_ONLY_KEYS = ("group", "round")
@@ -81,6 +89,29 @@ def latency_cases(scale):
         cases.append({**peer_args(name, "sleep"), "label": name, "group": "latency-sleep-one-cpu",
                       "case": "pingpong", "size": 64, "count": count, "warmup": warmup,
                       "writer-cpus": "0", "reader-cpus": "0"})
+    return cases
+
+
+def paired_latency_cases(scale):
+    """Ping-pongs in LATENCY_ROUNDS rounds, so that the latency targets take their ratio
+    between neighbours seconds apart (see paired_throughput_cases): the reference and shmbus
+    spinning at 64 B and 4 KiB, and shmbus sleeping beside the system-call peers at 64 B with
+    the two sides on two CPUs and on one."""
+    cases = []
+    spin_rows = [(name, size) for size in (64, 4096) for name in ("reference", "shmbus")]
+    for round_number, (name, size) in in_rounds(LATENCY_ROUNDS, spin_rows):
+        cases.append({**peer_args(name, "spin"), "label": name, "group": "latency-spin-rounds",
+                      "round": round_number, "case": "pingpong", "size": size,
+                      "count": max(1000, SPIN_ROUND_COUNT // scale),
+                      "warmup": max(100, PINGPONG_WARMUP // scale),
+                      "writer-cpus": "0", "reader-cpus": "1"})
+    wake_rows = [(name, cpu) for cpu in ("1", "0") for name in WAKE_ROUND_PEERS]
+    for round_number, (name, cpu) in in_rounds(LATENCY_ROUNDS, wake_rows):
+        cases.append({**peer_args(name, "sleep"), "label": name, "group": "latency-sleep-rounds",
+                      "round": round_number, "case": "pingpong", "size": 64,
+                      "count": max(1000, WAKE_ROUND_COUNT // scale),
+                      "warmup": max(100, WAKE_ROUND_WARMUP // scale),
+                      "writer-cpus": "0", "reader-cpus": cpu})
     return cases
 
 
@@ -204,8 +235,11 @@ def scaling_cases(scale):
     return cases
 
 
-DAEMON_ROUNDS = 4
+DAEMON_ROUNDS = 8
 DAEMON_INTERVALS = (0, 250, 10)
+# Per round and configuration: about 0.15 s of ping-pong and 0.4 s of stream on this host.
+DAEMON_PINGPONG_COUNT = 500_000
+DAEMON_STREAM_COUNT = 12_500_000
 
 
 def daemon_cases(scale, daemon):
@@ -229,18 +263,18 @@ def daemon_cases(scale, daemon):
                           "writer-cpus": "0", "reader-cpus": "1", **extra}
                 if case == "pingpong":
                     cases.append({**common, "case": "pingpong",
-                                  "count": max(1000, 2_000_000 // DAEMON_ROUNDS // scale),
+                                  "count": max(1000, DAEMON_PINGPONG_COUNT // scale),
                                   "warmup": 20_000 // scale})
                 else:
                     cases.append({**common, "api": "batch", "case": "stream",
-                                  "count": max(1000, 50_000_000 // DAEMON_ROUNDS // scale)})
+                                  "count": max(1000, DAEMON_STREAM_COUNT // scale)})
     return cases
 
 
 def full_plan(scale=1, only=None, daemon=None):
     """Every case of one run, iceoryx cases last (RouDi runs only while they do)."""
-    cases = latency_cases(scale) + throughput_cases(scale) + paired_throughput_cases(scale) + \
-        fan_cases(scale) + scaling_cases(scale) + daemon_cases(scale, daemon)
+    cases = latency_cases(scale) + paired_latency_cases(scale) + throughput_cases(scale) + \
+        paired_throughput_cases(scale) + fan_cases(scale) + scaling_cases(scale) + daemon_cases(scale, daemon)
     if only:
         cases = [c for c in cases if only(c)]
     return [c for c in cases if c["peer"] != "iceoryx"] + \

@@ -16,8 +16,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from stats import Results, load  # noqa: E402
-from plan import (PUBLISHER_COST_CAPACITY, PUBLISHER_COST_COUNT,  # noqa: E402
-                  PUBLISHER_COST_ROUNDS, THROUGHPUT_ROUND_COUNT, THROUGHPUT_ROUNDS)
+from plan import (DAEMON_PINGPONG_COUNT, DAEMON_ROUNDS, DAEMON_STREAM_COUNT,  # noqa: E402
+                  LATENCY_ROUNDS, PUBLISHER_COST_CAPACITY, PUBLISHER_COST_COUNT,
+                  PUBLISHER_COST_ROUNDS, SPIN_ROUND_COUNT, THROUGHPUT_ROUND_COUNT,
+                  THROUGHPUT_ROUNDS, WAKE_ROUND_COUNT, WAKE_ROUND_PEERS)
 
 
 # ---------------------------------------------------------------- formatting
@@ -248,13 +250,11 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
         text += table(["Peer", "Size", "p50", "p99", "p99.9", "p50 / reference",
                        "p99 / reference"], rows)
         shmbus64 = self.latency("latency-spin", "shmbus", 64)
-        self.target("Latency 64 B, spin, p50 / reference", Results.ratio(shmbus64, ref[64],
-                                                                         "p50_ns"), 1.15, "lower")
-        self.target("Latency 64 B, spin, p99 / reference", Results.ratio(shmbus64, ref[64],
-                                                                         "p99_ns"), 1.5, "lower")
-        self.target("Latency 4 KiB, spin, p50 / reference",
-                    Results.ratio(self.latency("latency-spin", "shmbus", 4096), ref[4096],
-                                  "p50_ns"), 1.3, "lower")
+        text += self.paired_spin_latency_text({
+            (64, "p50_ns"): Results.ratio(shmbus64, ref[64], "p50_ns"),
+            (64, "p99_ns"): Results.ratio(shmbus64, ref[64], "p99_ns"),
+            (4096, "p50_ns"): Results.ratio(self.latency("latency-spin", "shmbus", 4096),
+                                            ref[4096], "p50_ns")})
         ice = self.latency("latency-spin", "iceoryx", 64)
         self.target("Latency 64 B: iceoryx busy-poll p50 / shmbus p50",
                     Results.ratio(ice, shmbus64, "p50_ns"), 5, "higher")
@@ -291,12 +291,87 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
             shmbus = self.latency(group, "shmbus", 64, cpus)
             ratios = {label: Results.ratio(shmbus, runs, "p50_ns") for label, runs in best.items()}
             ratios = {k: v for k, v in ratios.items() if v}
-            if ratios:
+            where = "CPU 0 ↔ 1" if cpus[1] == "1" else "one CPU"
+            if ratios and not self.r.one(group="latency-sleep-rounds", reader_cpus=cpus[1]):
                 # The best syscall peer: the lowest median p50.
                 label = min(ratios, key=lambda k: median(Results.summary(best[k], "p50_ns")))
-                where = "CPU 0 ↔ 1" if cpus[1] == "1" else "one CPU"
                 self.target(f"Wake-up latency 64 B ({where}): shmbus sleeping p50 / best "
-                            f"syscall peer ({label})", ratios[label], 1.0, "lower")
+                            f"syscall peer ({label})", ratios[label], 1.0, "lower",
+                            "one case per run")
+        text += self.paired_wake_latency_text()
+        return text
+
+    def paired_spin_latency_text(self, per_run):
+        """The spinning ping-pongs in rounds, and the spin latency targets judged on them;
+        `per_run` holds the ratios within a run of the table above, quoted beside them."""
+        targets = ((64, "p50_ns", 1.15), (64, "p99_ns", 1.5), (4096, "p50_ns", 1.3))
+        paired = {}
+        for size, metric, _ in targets:
+            fields = {"group": "latency-spin-rounds", "size": size}
+            paired[size, metric] = self.r.paired_ratio(metric, {**fields, "label": "shmbus"},
+                                                       {**fields, "label": "reference"})
+        for size, metric, threshold in targets:
+            name = f"Latency {size_name(size)}, spin, {metric[:3]} / reference"
+            if paired[size, metric] is None:
+                self.target(name, per_run[size, metric], threshold, "lower", "one case per run")
+            else:
+                self.target(name, paired[size, metric], threshold, "lower",
+                            "ping-pongs in rounds, ratio within a round; within a run, "
+                            f"{cell(per_run[size, metric], times)}")
+        if all(ratio is None for ratio in paired.values()):
+            return ""
+        text = "\n### Busy-spinning readers in rounds\n\n" \
+               f"The reference and shmbus, {SPIN_ROUND_COUNT:,} round trips each, back to " \
+               f"back in each of {LATENCY_ROUNDS} rounds per run (in reverse order every " \
+               "other round). As with the 64 B stream, neighbours seconds apart share this " \
+               "host's speed regime, so the latency targets take their ratio within a round. " \
+               "Figures pool every round of every run.\n\n"
+        rows = []
+        for size in (64, 4096):
+            fields = {"group": "latency-spin-rounds", "size": size}
+            for label in ("reference", "shmbus"):
+                rows.append((label, size_name(size),
+                             cell(self.r.pooled("p50_ns", **fields, label=label), ns),
+                             cell(self.r.pooled("p99_ns", **fields, label=label), ns),
+                             cell(self.r.pooled("p999_ns", **fields, label=label), ns)))
+        text += table(["Peer", "Size", "p50", "p99", "p99.9"], rows)
+        text += "\nshmbus / reference, within a round: " + ", ".join(
+            f"{size_name(size)} {metric[:3]} {cell(paired[size, metric], times)}"
+            for size, metric, _ in targets) + ".\n"
+        return text
+
+    def paired_wake_latency_text(self):
+        """Sleeping ping-pongs in rounds, and the wake-up targets judged on them: shmbus
+        against the system-call peer with the lowest p50 over the rounds, per placement."""
+        if not self.r.one(group="latency-sleep-rounds"):
+            return ""
+        text = "\n### Sleeping readers in rounds\n\n" \
+               f"shmbus and the system-call peers, 64 B, {WAKE_ROUND_COUNT:,} round trips " \
+               f"each, back to back in each of {LATENCY_ROUNDS} rounds per run (in reverse " \
+               "order every other round). The wake-up targets compare shmbus with the peer " \
+               "whose p50 is lowest over the rounds, and take each ratio within a round.\n\n"
+        rows = []
+        for cpu, where in (("1", "CPU 0 ↔ 1"), ("0", "one CPU")):
+            fields = {"group": "latency-sleep-rounds", "size": 64, "reader_cpus": cpu}
+            p50 = {}
+            for label in WAKE_ROUND_PEERS:
+                pooled = self.r.pooled("p50_ns", **fields, label=label)
+                if pooled is None:
+                    continue
+                p50[label] = pooled
+                rows.append((label, where, cell(pooled, ns),
+                             cell(self.r.pooled("p99_ns", **fields, label=label), ns),
+                             cell(self.r.pooled("p999_ns", **fields, label=label), ns)))
+            peers = [label for label in p50 if label != "shmbus"]
+            if "shmbus" not in p50 or not peers:
+                continue
+            best = min(peers, key=lambda label: p50[label][0])
+            self.target(f"Wake-up latency 64 B ({where}): shmbus sleeping p50 / best syscall "
+                        f"peer ({best})",
+                        self.r.paired_ratio("p50_ns", {**fields, "label": "shmbus"},
+                                            {**fields, "label": best}), 1.0, "lower",
+                        "ping-pongs in rounds, ratio within a round")
+        text += table(["Peer", "Placement", "p50", "p99", "p99.9"], rows)
         return text
 
     def throughput_section(self):
@@ -551,8 +626,9 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
                "every topic each `check_interval` (reading slot and header lines, probing " \
                "slot locks). The same shmbus cases with no daemon, with `shmbusd` at its " \
                "default interval (250 ms) and at 10 ms, the daemon unpinned as a service " \
-               "runs (64 B, spinning, CPU 0 ↔ 1; 2,000,000 round trips and 50,000,000 " \
-               "records per configuration and run, in 4 rounds). The three configurations " \
+               f"runs (64 B, spinning, CPU 0 ↔ 1; {DAEMON_PINGPONG_COUNT:,} round trips and " \
+               f"{DAEMON_STREAM_COUNT:,} records per configuration and round, in " \
+               f"{DAEMON_ROUNDS} rounds per run). The three configurations " \
                "of a round run back to back, and each ratio is taken within a round, between " \
                "neighbours seconds apart: on a shared host the machine's own speed drifts by " \
                "more than that over minutes. Figures pool every round of every run:\n\n"
