@@ -115,9 +115,6 @@ class Subscriber {
     /// subscriber's semaphore; publishers post it only while it sleeps.
     [[nodiscard]] Status wait(std::chrono::nanoseconds timeout) noexcept;
 
-    // position(), next_sequence() and the counters below move when poll() returns, not
-    // record by record inside it: a handler that needs a record's place reads it from Record.
-
     /// The position of the next frame to read: pass it to StartAt::position to resume here.
     [[nodiscard]] std::uint64_t position() const noexcept { return position_; }
     /// The sequence number the next record should carry, once known (after the first record,
@@ -186,9 +183,6 @@ class Subscriber {
         return ring::load_tail_position(view_.records->tail) > position + view_.capacity;
     }
 
-    template <typename Handler>
-    std::size_t deliver_in_place(std::uint64_t& position, Handler& handler, std::size_t limit);
-
     Status revalidate() noexcept;
     Step read_copied(std::uint64_t& position, Record& record) noexcept;
     std::uint64_t recover_from_lap(std::uint64_t position) noexcept;
@@ -223,67 +217,6 @@ class Subscriber {
     bool attached_ = false;
 };
 
-/// The in-place fast path: hands committed records to `handler` until `limit`, or until the
-/// frame at `position` is anything else (unwritten, claimed, padding, wrap, corrupt), which it
-/// leaves to poll's general path. It checks what inspect_frame checks, with the layout copied
-/// into locals: the handler may write through any pointer, and members would be reloaded
-/// around every call. Returns how many records it delivered.
-template <typename Handler>
-std::size_t Subscriber::deliver_in_place(std::uint64_t& position, Handler& handler,
-                                         std::size_t limit) {
-    const std::byte* const ring = view_.ring;
-    const std::uint64_t mask = view_.mask;
-    const std::uint64_t capacity = view_.capacity;
-    const std::uint32_t max_record_size = view_.max_record_size;
-    const std::uint64_t record_header_size = view_.record_header_size;
-    const bool timestamps = view_.timestamps;
-    // While the next sequence is known and no lap is being accounted for, a record in order
-    // needs only `expected` moved; anything else goes through account().
-    bool in_order = sequence_known_ && !lapped_pending_;
-    std::uint64_t expected = expected_sequence_;
-    std::size_t delivered = 0;
-    while (delivered < limit) {
-        const std::uint64_t offset = position & mask;
-        const std::byte* const frame = ring + offset;
-        const auto& header = *reinterpret_cast<const format::FrameHeader*>(frame);
-        // Acquire: pairs with the publisher's release (or seq_cst) store of COMMITTED; every
-        // header field and payload byte written before it is visible after it.
-        const std::uint64_t commit = atomics::load_acquire(header.commit);
-        if (commit != format::stamp(position, format::FrameState::kCommitted)) break;
-        const std::uint64_t room = capacity - offset;
-        if (room < format::kFrameHeaderSize) break;  // no room for a header: corrupt
-        // Relaxed, like every field below: ordered after the acquire load above.
-        const std::uint32_t length = atomics::load_relaxed(header.length);
-        const std::uint64_t frame_size = format::frame_size(length, record_header_size);
-        if (length > max_record_size || frame_size > room) break;  // corrupt
-        Record record;
-        record.payload = std::span<const std::byte>(frame + record_header_size, length);
-        record.position = position;
-        record.next_position = position + frame_size;
-        record.sequence = atomics::load_relaxed(header.sequence);
-        if (timestamps) {
-            const auto& timestamp_word =
-                *reinterpret_cast<const std::uint64_t*>(frame + format::kFrameHeaderSize);
-            record.timestamp_ns = atomics::load_relaxed(timestamp_word);
-        }
-        record.publisher =
-            std::atomic_ref<std::uint16_t>(const_cast<std::uint16_t&>(header.publisher))
-                .load(std::memory_order_relaxed);
-        if (!in_order || record.sequence != expected) [[unlikely]] {
-            expected_sequence_ = expected;
-            account(record.sequence);
-            in_order = true;
-        }
-        expected = record.sequence + 1;
-        handler(record);
-        position = record.next_position;
-        ++delivered;
-    }
-    expected_sequence_ = expected;
-    consumed_ += delivered;
-    return delivered;
-}
-
 template <typename Handler>
 PollResult Subscriber::poll(Handler&& handler, std::size_t limit) {
     PollResult result;
@@ -305,10 +238,6 @@ PollResult Subscriber::poll(Handler&& handler, std::size_t limit) {
     const std::size_t max_steps = limit + kMaxSkipsPerPoll;
     while (result.records < limit && steps++ < max_steps) {
         if (in_place(position)) {
-            result.records += deliver_in_place(position, handler, limit - result.records);
-            if (result.records == limit) break;
-            // Not a plain committed record, or one committed since deliver_in_place looked:
-            // the general path below decides which.
             const ring::FrameInfo frame = ring::inspect_frame(view_, position);
             if (frame.kind == ring::FrameKind::kRecord) {
                 const Record record = record_at(position, frame, view_.payload(position));
