@@ -219,8 +219,9 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
             verdict = "–" if met is None else ("**met**" if met else "**missed**")
             rows.append((name, cell(summary, fmt), bound, verdict, note))
         missed = [t for t in self.targets if t[3] is False]
-        text = "## Targets\n\nEach target is a ratio between figures of the same run (median " \
-               "over the runs, spread in brackets).\n\n"
+        text = "## Targets\n\nEach target is a ratio between figures of the same run, or of " \
+               "the same round where the notes say so: the median over the runs (or rounds), " \
+               "with the spread in brackets.\n\n"
         text += table(["Target", "Measured", "Target", "Verdict", "Notes"], rows)
         if missed:
             text += f"\n{len(missed)} target(s) missed: see [Where the time goes]" \
