@@ -273,8 +273,9 @@ def daemon_cases(scale, daemon):
 
 def full_plan(scale=1, only=None, daemon=None):
     """Every case of one run, iceoryx cases last (RouDi runs only while they do)."""
-    cases = latency_cases(scale) + paired_latency_cases(scale) + throughput_cases(scale) + \
-        paired_throughput_cases(scale) + fan_cases(scale) + scaling_cases(scale) + daemon_cases(scale, daemon)
+    cases = (latency_cases(scale) + paired_latency_cases(scale) + throughput_cases(scale) +
+             paired_throughput_cases(scale) + fan_cases(scale) + scaling_cases(scale) +
+             daemon_cases(scale, daemon))
     if only:
         cases = [c for c in cases if only(c)]
     return [c for c in cases if c["peer"] != "iceoryx"] + \
