@@ -27,6 +27,7 @@
 #include "shmbus/sync/wake_masks.hpp"
 #include "shmbus/topic.hpp"
 #include "shmbus/util/fault_injection.hpp"
+#include "shmbus/util/small_copy.hpp"
 
 namespace shmbus {
 
@@ -187,7 +188,7 @@ class Publisher {
             std::memcpy(frame.data() + half, record.data() + half, record.size() - half);
         }
 #else
-        if (!record.empty()) std::memcpy(frame.data(), record.data(), record.size());
+        util::copy_payload_bytes(frame.data(), record.data(), record.size());
 #endif
     }
 
@@ -357,21 +358,18 @@ inline Status Publisher::try_offer_batch(std::span<const std::span<const std::by
                                          std::size_t& published) noexcept {
     published = 0;
     // No BatchClaim here: the frames are claimed, filled and committed within this call, so the
-    // claim's lengths stay in this frame's array instead of being copied into a handle.
+    // claim reads the lengths from the caller's spans instead of a copy of them in a handle.
     while (published < records.size()) {
         const Status check = ready_to_claim(0);
         if (check != Status::kOk) return published > 0 ? Status::kOk : check;
         const std::span<const std::span<const std::byte>> batch_records = records.subspan(
             published, std::min<std::size_t>(records.size() - published, ring::kMaxBatch));
-        const std::uint32_t too_large = appender_.view().max_record_size + 1;
-        std::array<std::uint32_t, ring::kMaxBatch> lengths;
-        for (std::size_t i = 0; i < batch_records.size(); ++i) {
-            const std::size_t size = batch_records[i].size();
-            lengths[i] = size < too_large ? static_cast<std::uint32_t>(size) : too_large;
-        }
         ring::ClaimedBatch batch;
         const auto outcome = appender_.try_claim_batch(
-            lengths.data(), static_cast<std::uint32_t>(batch_records.size()), batch);
+            [batch_records](std::uint32_t i) noexcept -> std::uint64_t {
+                return batch_records[i].size();
+            },
+            static_cast<std::uint32_t>(batch_records.size()), batch);
         if (outcome != ring::ClaimOutcome::kClaimed) {
             return published > 0 ? Status::kOk : status_of(outcome);
         }
@@ -379,7 +377,7 @@ inline Status Publisher::try_offer_batch(std::span<const std::span<const std::by
         // The batch's frames are contiguous (ring::ClaimedBatch): walk them by address.
         std::byte* payload = batch.first + appender_.view().record_header_size;
         for (std::uint32_t i = 0; i < batch.count; ++i) {
-            copy_payload(std::span<std::byte>(payload, lengths[i]), batch_records[i]);
+            copy_payload(std::span<std::byte>(payload, batch_records[i].size()), batch_records[i]);
             payload += batch.frame_sizes[i];
         }
         if (detail::handle_epoch() != epoch_) [[unlikely]] {

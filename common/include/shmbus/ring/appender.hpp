@@ -30,6 +30,7 @@
 
 #include <array>
 #include <atomic>
+#include <concepts>
 #include <cstdint>
 #include <span>
 
@@ -122,9 +123,19 @@ class Appender {
     /// and the publish limit; `out.count` says how many (at least one when kClaimed).
     [[nodiscard]] ClaimOutcome try_claim_batch(const std::uint32_t* lengths, std::uint32_t count,
                                                ClaimedBatch& out) noexcept {
+        return try_claim_batch([lengths](std::uint32_t i) noexcept { return lengths[i]; }, count,
+                               out);
+    }
+
+    /// As above, with record i's payload length given by `length_of(i)` (any unsigned width):
+    /// the caller's records are measured where the claim needs them, in the one pass over them.
+    template <typename LengthOf>
+    requires std::invocable<LengthOf&, std::uint32_t>
+    [[nodiscard]] ClaimOutcome try_claim_batch(LengthOf&& length_of, std::uint32_t count,
+                                               ClaimedBatch& out) noexcept {
         if (count == 0) return ClaimOutcome::kTooLarge;
         if (count > kMaxBatch) count = kMaxBatch;
-        if (lengths[0] > view_.max_record_size) return ClaimOutcome::kTooLarge;
+        if (length_of(0) > view_.max_record_size) return ClaimOutcome::kTooLarge;
         Tail tail = expected_;
         for (;;) {
             if (!claimable(tail.position)) return give_up(ClaimOutcome::kCorrupt);
@@ -137,8 +148,9 @@ class Appender {
             std::uint64_t size = 0;
             std::uint32_t fitting = 0;
             for (; fitting < count; ++fitting) {
-                if (lengths[fitting] > max_record_size) break;
-                const std::uint64_t frame = view_.frame_size(lengths[fitting]);
+                const std::uint64_t length = length_of(fitting);
+                if (length > max_record_size) break;
+                const std::uint64_t frame = view_.frame_size(static_cast<std::uint32_t>(length));
                 if (size + frame > room) break;
                 out.frame_sizes[fitting] = static_cast<std::uint32_t>(frame);  // <= 2^30 + 32
                 size += frame;
@@ -173,8 +185,9 @@ class Appender {
             std::byte* const first = view_.frame_at(tail.position);
             std::uint64_t offset = 0;  // from the first frame
             for (std::uint32_t i = 0; i < fitting; ++i) {
-                write_header(first + offset, tail.position + offset, lengths[i], tail.sequence + i,
-                             now);
+                // Checked against the maximum record size above: fits 32 bits.
+                write_header(first + offset, tail.position + offset,
+                             static_cast<std::uint32_t>(length_of(i)), tail.sequence + i, now);
                 offset += out.frame_sizes[i];
             }
             SHMBUS_FAULT_POINT(fault::Point::kAfterHeader);
