@@ -5,6 +5,7 @@
 #include "publisher_crash.hpp"
 
 using shmbus::test::crash::CrashAction;
+using shmbus::test::crash::PublishPath;
 using shmbus::test::crash::run_publisher_crashes;
 
 TEST_CASE(
@@ -17,4 +18,18 @@ TEST_CASE(
     "a publisher stopped just before its commit keeps its claim while stopped, and once "
     "killed with SIGKILL costs one voided sequence and nothing else") {
     run_publisher_crashes("before_commit", CrashAction::kStopThenKill, 20);
+}
+
+TEST_CASE(
+    "a batch publisher killed just before its commit voids only its dead batch, and every "
+    "committed "
+    "record still arrives once, in order") {
+    run_publisher_crashes("before_commit", CrashAction::kKill, 12, PublishPath::kBatch);
+}
+
+TEST_CASE(
+    "a batch publisher stopped just before its commit keeps its batch while stopped, and once "
+    "killed "
+    "voids exactly the frames of that batch") {
+    run_publisher_crashes("before_commit", CrashAction::kStopThenKill, 12, PublishPath::kBatch);
 }

@@ -73,13 +73,16 @@ std::vector<std::string> with_fault(const std::string& fault) {
 }  // namespace
 
 PeerPublisher spawn_publisher(const std::filesystem::path& dir, const std::string& topic,
-                              std::uint32_t key, std::uint64_t count, const std::string& fault) {
-    PeerPublisher peer{Child::spawn("publisher of key " + std::to_string(key) +
-                                        (fault.empty() ? "" : " with ") + fault,
-                                    {crash_peer_path(), "publish", dir.string(), topic,
-                                     std::to_string(key), std::to_string(count)},
-                                    with_fault(fault)),
-                       0, key, count};
+                              std::uint32_t key, std::uint64_t count, const std::string& fault,
+                              std::uint64_t batch) {
+    PeerPublisher peer{
+        Child::spawn("publisher of key " + std::to_string(key) +
+                         (batch > 1 ? " in batches of " + std::to_string(batch) : std::string()) +
+                         (fault.empty() ? "" : " with ") + fault,
+                     {crash_peer_path(), "publish", dir.string(), topic, std::to_string(key),
+                      std::to_string(count), std::to_string(batch)},
+                     with_fault(fault)),
+        0, key, count};
     peer.slot = read_slot(peer.child);
     return peer;
 }

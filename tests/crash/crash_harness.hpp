@@ -64,10 +64,12 @@ struct PeerPublisher {
 };
 
 /// Starts a publisher peer and waits for it to attach (its "slot N" line). `fault`: a
-/// SHMBUS_FAULT setting, or empty.
+/// SHMBUS_FAULT setting, or empty. `batch` > 1: it publishes with offer_batch, that many at a
+/// time.
 [[nodiscard]] PeerPublisher spawn_publisher(const std::filesystem::path& dir,
                                             const std::string& topic, std::uint32_t key,
-                                            std::uint64_t count, const std::string& fault = {});
+                                            std::uint64_t count, const std::string& fault = {},
+                                            std::uint64_t batch = 1);
 
 /// A crash_peer subscriber, reading from the earliest record `batch` records per poll.
 struct PeerSubscriber {

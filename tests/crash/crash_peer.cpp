@@ -2,9 +2,10 @@
 // A fault point is armed through SHMBUS_FAULT, which a process reads once from its own
 // environment, so every client that is to die at a fault point runs this program.
 //
-//   shmbus_crash_peer publish DIR TOPIC KEY COUNT
+//   shmbus_crash_peer publish DIR TOPIC KEY COUNT [BATCH]
 //       attaches a publisher, prints "slot N", then offers records 0 .. COUNT-1 of KEY (lengths
 //       and bytes from support/payload.hpp), waiting while held back, and prints "published".
+//       With BATCH > 1 it hands them to offer_batch BATCH at a time (the batch claim path).
 //
 //   shmbus_crash_peer subscribe DIR TOPIC BATCH
 //       attaches a subscriber at the earliest record, prints "slot N", then polls at most
@@ -21,6 +22,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <shmbus/shmbus.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -40,26 +42,34 @@ void say(const std::string& text) {
 
 int usage() {
     std::fprintf(stderr,
-                 "usage: shmbus_crash_peer publish DIR TOPIC KEY COUNT\n"
+                 "usage: shmbus_crash_peer publish DIR TOPIC KEY COUNT [BATCH]\n"
                  "       shmbus_crash_peer subscribe DIR TOPIC BATCH\n");
     return 2;
 }
 
-int publish(const std::string& dir, const std::string& name, std::uint32_t key,
-            std::uint64_t count) {
+int publish(const std::string& dir, const std::string& name, std::uint32_t key, std::uint64_t count,
+            std::uint64_t batch) {
     const shmbus::Topic topic = shmbus::Topic::open(dir, name);
     shmbus::Publisher publisher(topic);
     say("slot " + std::to_string(publisher.slot()));
-    std::vector<std::byte> record(topic.max_record_size());
-    for (std::uint64_t counter = 0; counter < count; ++counter) {
-        const std::uint32_t length =
-            shmbus::test::record_length(key, counter, topic.max_record_size());
-        const std::span<std::byte> bytes(record.data(), length);
-        shmbus::test::fill_record(bytes, key, counter);
-        const shmbus::Status status = publisher.offer(bytes, std::chrono::seconds(30));
+    const std::uint32_t max = topic.max_record_size();
+    std::vector<std::byte> buffer(batch * max);
+    std::vector<std::span<const std::byte>> records;
+    for (std::uint64_t first = 0; first < count; first += batch) {
+        records.clear();
+        for (std::uint64_t counter = first; counter < count && counter < first + batch; ++counter) {
+            const std::span<std::byte> bytes(buffer.data() + (counter - first) * max,
+                                             shmbus::test::record_length(key, counter, max));
+            shmbus::test::fill_record(bytes, key, counter);
+            records.emplace_back(bytes);
+        }
+        std::size_t published = 0;
+        const shmbus::Status status =
+            batch == 1 ? publisher.offer(records[0], std::chrono::seconds(30))
+                       : publisher.offer_batch(records, published, std::chrono::seconds(30));
         if (status != shmbus::Status::kOk) {
-            std::fprintf(stderr, "shmbus_crash_peer: offer of record %llu: %s\n",
-                         static_cast<unsigned long long>(counter),
+            std::fprintf(stderr, "shmbus_crash_peer: offer of records from %llu: %s\n",
+                         static_cast<unsigned long long>(first),
                          std::string(shmbus::to_string(status)).c_str());
             return 3;
         }
@@ -97,9 +107,11 @@ int subscribe(const std::string& dir, const std::string& name, std::size_t batch
 int main(int argc, char** argv) {
     const std::vector<std::string> args(argv + 1, argv + argc);
     try {
-        if (args.size() == 5 && args[0] == "publish") {
+        if ((args.size() == 5 || args.size() == 6) && args[0] == "publish") {
+            const std::uint64_t batch = args.size() == 6 ? std::stoull(args[5]) : 1;
+            if (batch == 0 || batch > 64) return usage();
             return publish(args[1], args[2], static_cast<std::uint32_t>(std::stoul(args[3])),
-                           std::stoull(args[4]));
+                           std::stoull(args[4]), batch);
         }
         if (args.size() == 4 && args[0] == "subscribe") {
             return subscribe(args[1], args[2], std::stoul(args[3]));

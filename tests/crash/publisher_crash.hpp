@@ -34,8 +34,23 @@ enum class CrashAction {
     kStopThenKill,  // SIGSTOP raised there; the test sends SIGKILL later
 };
 
+/// How the two publisher processes publish.
+enum class PublishPath {
+    kSingle,  // offer(), one claim per record: the dead claim is one frame
+    kBatch,   // offer_batch() with a random batch of 2 to 8 records: the dead claim is a batch
+};
+
 /// Runs `crashes` crashes at fault point `point` (after_claim, after_header, mid_payload or
 /// before_commit) with doctest checks, and prints a summary line.
-void run_publisher_crashes(const std::string& point, CrashAction action, int crashes);
+///
+/// With PublishPath::kBatch the dead claim holds one to `batch` frames (offer_batch claims the
+/// longest prefix that fits), so where the single path checks "one", the batch path checks the
+/// accounting instead: the armed publisher's delivered records are a gapless prefix of what it
+/// sent, and every sequence handed out was delivered, lost (overwrite) or voided by the dead
+/// claim, which voided at least one and at most `batch`. When the publisher is stopped at the
+/// fault point, the test counts the dead claim's frames from their headers (every point but
+/// after_claim has written them all) and checks that exactly those were voided and repaired.
+void run_publisher_crashes(const std::string& point, CrashAction action, int crashes,
+                           PublishPath path = PublishPath::kSingle);
 
 }  // namespace shmbus::test::crash

@@ -17,6 +17,13 @@
 // frame at the intent is finished" means the whole batch is. Cost: one mask word, one slot line
 // per attached publisher, and one commit word per intent.
 //
+// A dead publisher's batch is the one exception: a repairer pads its first frame first, and from
+// then on its other frames (still CLAIMED, never committed) no longer bound the limit. Where no
+// subscriber holds publishers back (an overwrite topic, or a block topic with no subscriber),
+// publishers may lap them before a repairer reaches them. Nothing is lost that was ever
+// committed, and no live writer remains to write into the later lap; a subscriber waiting at
+// such a frame finds itself lapped and counts the skipped sequences as lost, not voided.
+//
 // Publishers cache the limit in their own memory and recompute it only when a claim would pass
 // it, so the shared lines below are read about once per lap, not once per record.
 //
