@@ -3,9 +3,10 @@
 // Most records on a bus are small, and for them a call to memcpy costs about as much as the copy:
 // the call, glibc's size dispatch and the return came to 18 instructions per 64 B record on the
 // publisher's batch path (callgrind, docs/BENCHMARKS.md). Up to 64 bytes this copies with
-// fixed-size moves that the compiler emits in place: two 16-byte moves from each end cover 16 to 32 bytes, four cover 32 to
-// 64 (the middle ones may overlap; every byte of the destination gets the source's byte at the
-// same offset, so overlap does no harm). Longer payloads go to memcpy, which is faster there.
+// fixed-size moves that the compiler emits in place: one 16-byte move from each end covers 16 to
+// 32 bytes, two from each end cover 32 to 64. The moves may overlap; each writes the source's
+// bytes at their own offsets, so overlap does no harm. Longer payloads go to memcpy, which is
+// faster there.
 //
 // The source and the destination must not overlap: a payload is copied from the caller's memory
 // into the mapping.
