@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -40,10 +41,12 @@ std::uint64_t claimed_frames(const Topic& topic, std::uint64_t position, std::ui
     std::uint64_t frames = 0;
     while (position < tail && view.room_in_lap(position) >= format::kFrameHeaderSize &&
            frame_state(topic, position) == format::FrameState::kClaimed) {
-        const format::FrameHeader& header = view.header(position);
+        format::FrameHeader& header = view.header(position);
         // Relaxed: after the acquire load of the commit word in frame_state.
         const std::uint32_t length = atomics::load_relaxed(header.length);
-        if (header.publisher != slot || length > view.max_record_size ||
+        const std::uint16_t publisher =
+            std::atomic_ref<std::uint16_t>(header.publisher).load(std::memory_order_relaxed);
+        if (publisher != slot || length > view.max_record_size ||
             view.frame_size(length) > view.room_in_lap(position)) {
             break;
         }
