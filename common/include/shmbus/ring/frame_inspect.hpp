@@ -100,12 +100,10 @@ struct FrameInfo {
     return info;
 }
 
-/// What the frame at `position` (8-aligned) is. The commit word is loaded with acquire: it pairs
-/// with the release (or seq_cst) store that stamped the frame, so when this returns kRecord every
-/// header field and payload byte written before the commit is visible.
-[[nodiscard]] inline FrameInfo inspect_frame(const TopicView& view,
-                                             std::uint64_t position) noexcept {
-    const std::uint64_t word = atomics::load_acquire(view.commit_word(position));
+/// What the frame at `position` (8-aligned) is, given `word`, its commit word as the caller
+/// loaded it with acquire (inspect_frame, or a subscriber's run of records that stopped here).
+[[nodiscard]] inline FrameInfo inspect_commit_word(const TopicView& view, std::uint64_t position,
+                                                   std::uint64_t word) noexcept {
     // A committed record is what a reader meets almost every time: one comparison of the whole
     // word settles its state, and classify_frame decodes the others.
     if (word != format::stamp(position, format::FrameState::kCommitted)) [[unlikely]] {
@@ -124,6 +122,14 @@ struct FrameInfo {
     info.kind = record_fits(view, length, room) ? FrameKind::kRecord : FrameKind::kCorrupt;
     info.next = position + view.frame_size(length);
     return info;
+}
+
+/// What the frame at `position` (8-aligned) is. The commit word is loaded with acquire: it pairs
+/// with the release (or seq_cst) store that stamped the frame, so when this returns kRecord every
+/// header field and payload byte written before the commit is visible.
+[[nodiscard]] inline FrameInfo inspect_frame(const TopicView& view,
+                                             std::uint64_t position) noexcept {
+    return inspect_commit_word(view, position, atomics::load_acquire(view.commit_word(position)));
 }
 
 /// The first frame boundary in [from, limit): a position whose commit word is a stamp for
