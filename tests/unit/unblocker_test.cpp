@@ -160,6 +160,50 @@ TEST_CASE(
     CHECK(f.subscriber.voided() == 1);
 }
 
+TEST_CASE(
+    "a dead batch whose first header was never written is padded up to its second frame, and "
+    "that frame on its own") {
+    // A batch writes its first frame's header after the others' (ring/appender.hpp), so a
+    // publisher killed in between leaves an unwritten first frame before CLAIMED ones. The test
+    // makes that state from a headerless dead claim of 136 bytes: it stamps a second frame of
+    // 96 bytes at offset 40, naming the dead publisher, as the batch would have.
+    Fixture f;
+    f.go_round_once();
+    const std::uint64_t dead_at = f.tail();
+    const std::uint32_t dead_slot = f.dead_claim("after_claim", 100);
+    REQUIRE(frame_size(100) == 136);
+    const std::uint64_t second = dead_at + frame_size(8);
+    REQUIRE(frame_size(64) == dead_at + frame_size(100) - second);
+    auto& header = const_cast<shmbus::format::FrameHeader&>(f.view().header(second));
+    header.length = 64;
+    header.publisher = static_cast<std::uint16_t>(dead_slot);
+    header.sequence = f.view().records->tail.sequence - 1;
+    header.commit = stamp(second, FrameState::kClaimed);
+    REQUIRE(f.publisher.try_offer(shmbus::test::bytes_of("after")) == Status::kOk);
+    CHECK(shmbus::test::drain(f.subscriber).empty());
+
+    shmbus::ring::RepairReport report = f.repair();
+    CHECK(report.outcome == RepairOutcome::kRepaired);
+    CHECK(report.position == dead_at);
+    CHECK_FALSE(report.had_header);
+    CHECK(report.bytes == frame_size(8));  // up to the next frame's stamp, and no further
+    report = f.repair();
+    CHECK(report.outcome == RepairOutcome::kRepaired);
+    CHECK(report.position == second);
+    CHECK(report.had_header);
+    CHECK(report.owner == dead_slot);
+    CHECK(report.bytes == frame_size(64));
+    CHECK(f.repair().outcome == RepairOutcome::kNothingStuck);
+    CHECK(f.unblocked() == 2);
+
+    const auto received = shmbus::test::drain(f.subscriber);
+    REQUIRE(received.size() == 1);
+    CHECK(received[0].payload == shmbus::test::bytes_of("after"));
+    CHECK(received[0].position == dead_at + frame_size(100));
+    CHECK(f.subscriber.voided() == 1);
+    CHECK(f.subscriber.lost() == 0);
+}
+
 TEST_CASE("a headerless dead claim at the tail is padded to the tail, and publishing goes on") {
     Fixture f;
     f.go_round_once();

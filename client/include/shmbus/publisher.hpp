@@ -374,12 +374,17 @@ inline Status Publisher::try_offer_batch(std::span<const std::span<const std::by
             return published > 0 ? Status::kOk : status_of(outcome);
         }
         claim_pending_ = true;
-        // The batch's frames are contiguous (ring::ClaimedBatch): walk them by address.
-        std::byte* payload = batch.first + appender_.view().record_header_size;
-        for (std::uint32_t i = 0; i < batch.count; ++i) {
+        // The batch's frames are contiguous (ring::ClaimedBatch): walk them by address. The first
+        // frame's payload goes last, next to its commit (see ring/appender.hpp, "The first
+        // frame's line").
+        std::byte* const first_payload = batch.first + appender_.view().record_header_size;
+        std::byte* payload = first_payload + batch.frame_sizes[0];
+        for (std::uint32_t i = 1; i < batch.count; ++i) {
             copy_payload(std::span<std::byte>(payload, batch_records[i].size()), batch_records[i]);
             payload += batch.frame_sizes[i];
         }
+        copy_payload(std::span<std::byte>(first_payload, batch_records[0].size()),
+                     batch_records[0]);
         if (detail::handle_epoch() != epoch_) [[unlikely]] {
             // As in BatchClaim::commit: a lost topic's frames are not ours to stamp any more.
             const Status status = revalidate();
