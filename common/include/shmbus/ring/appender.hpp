@@ -321,8 +321,11 @@ class Appender {
 
     /// Writes the header of the frame at `position`, whose first byte is `frame`
     /// (view_.frame_at(position), passed in so that a batch can walk its frames by address).
-    void write_header(std::byte* frame, std::uint64_t position, std::uint32_t length,
-                      std::uint64_t sequence, std::uint64_t timestamp_ns) noexcept {
+    /// Always inlined: with three call sites the compiler would otherwise make it a call, which
+    /// costs the single-record path 7 instructions per record.
+    [[gnu::always_inline]] void write_header(std::byte* frame, std::uint64_t position,
+                                             std::uint32_t length, std::uint64_t sequence,
+                                             std::uint64_t timestamp_ns) noexcept {
         auto& header = *reinterpret_cast<format::FrameHeader*>(frame);
         // Relaxed stores: readers load these only after an acquire load of the commit word, and
         // the release store of CLAIMED below orders them before it.
