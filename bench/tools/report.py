@@ -52,6 +52,11 @@ def times(x):
     return "–" if x is None else f"{x:.2f}×"
 
 
+def precise_times(x):
+    """For a median that two decimals would round onto its target's bound."""
+    return "–" if x is None else f"{x:.3f}×"
+
+
 def plain(x, digits=3):
     return "–" if x is None else f"{x:.{digits}g}"
 
@@ -119,6 +124,9 @@ class Report:
         met = None if value is None else (value <= threshold if better == "lower"
                                           else value >= threshold)
         bound = ("≤ " if better == "lower" else "≥ ") + fmt(threshold)
+        if value is not None and fmt is times and fmt(value) == fmt(threshold) \
+                and value != threshold:
+            fmt = precise_times  # "1.00×, missed" would read as a contradiction
         self.targets.append((name, summary, bound, met, note, fmt))
 
     # -- the document
