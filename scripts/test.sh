@@ -34,7 +34,7 @@ configure_and_build() {
   while (($#)) && [[ "$1" != "--" ]]; do options+=("$1"); shift; done
   (($#)) && shift
   targets=("$@")
-  cmake -S "$root" -B "$root/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  cmake -S "$root" -B "$root/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMBUS_WERROR=ON \
         -DSHMBUS_FAULT_INJECTION=ON "${options[@]}" >/dev/null
   if ((${#targets[@]})); then
     cmake --build "$root/$dir" -j "$jobs" --target "${targets[@]}"

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "support/bus_directory.hpp"
+#include "support/skip.hpp"
 #include "tool.hpp"
 
 namespace shmbus::test::cli {
@@ -32,11 +33,11 @@ ToolResult run_as_nobody(const std::vector<std::string>& args) {
 
 bool can_switch_users() {
     if (::geteuid() != 0) {
-        MESSAGE("skipped: running as another user needs root");
+        shmbus::test::skip("running as another user needs root");
         return false;
     }
     if (::access(kSetpriv, X_OK) != 0) {
-        MESSAGE("skipped: " << kSetpriv << " is not installed (util-linux)");
+        shmbus::test::skip(std::string(kSetpriv) + " is not installed (util-linux)");
         return false;
     }
     return true;

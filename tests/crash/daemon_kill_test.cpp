@@ -22,6 +22,7 @@
 
 #include "crash_harness.hpp"
 #include "support/bus_directory.hpp"
+#include "support/skip.hpp"
 
 namespace shmbus::test::crash {
 namespace {
@@ -178,14 +179,10 @@ TEST_CASE(
     "clients keep publishing and consuming through a SIGKILL of shmbusd, and a daemon started "
     "afterwards takes over supervision with nothing lost") {
     using namespace shmbus::test::crash;
-#if !defined(SHMBUS_FAULT_INJECTION)
-    MESSAGE("skipped: needs a build with -DSHMBUS_FAULT_INJECTION=ON to kill publishers mid-claim");
-    return;
-#else
-    if (!daemon_available()) {
-        MESSAGE("skipped: this build has no shmbusd");
-        return;
+    if (!shmbus::test::fault_points_compiled()) {
+        return shmbus::test::skip(shmbus::test::kNeedsFaultPoints);
     }
+    if (!daemon_available()) return shmbus::test::skip("this build has no shmbusd");
     Run run(test_seed("shmbusd SIGKILL"));
     run.daemon = start_daemon(run.bus.path());
     constexpr int kRounds = 20;
@@ -199,5 +196,4 @@ TEST_CASE(
         kRounds, milliseconds(run.takeover.longest), milliseconds(run.takeover.total) / kRounds);
     std::fflush(stdout);
     CHECK(run.daemon->stop()->status == 0);
-#endif
 }

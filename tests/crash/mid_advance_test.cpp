@@ -34,6 +34,7 @@
 
 #include "crash_harness.hpp"
 #include "support/bus_directory.hpp"
+#include "support/skip.hpp"
 
 namespace shmbus::test::crash {
 namespace {
@@ -252,12 +253,7 @@ void Run::crash_once(int index, Policy policy, bool with_daemon) {
 }
 
 void run_subscriber_crashes(bool stop_first, int crashes) {
-#if !defined(SHMBUS_FAULT_INJECTION)
-    (void)stop_first;
-    (void)crashes;
-    MESSAGE("skipped: needs a build with -DSHMBUS_FAULT_INJECTION=ON for the fault points");
-    return;
-#endif
+    if (!fault_points_compiled()) return skip(kNeedsFaultPoints);
     const char* test_name = stop_first ? "mid_advance stop then kill" : "mid_advance kill";
     Run run(stop_first, test_seed(test_name));
     const bool with_daemon = daemon_available();

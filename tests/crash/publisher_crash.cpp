@@ -11,6 +11,7 @@
 
 #include "crash_harness.hpp"
 #include "support/bus_directory.hpp"
+#include "support/skip.hpp"
 
 namespace shmbus::test::crash {
 namespace {
@@ -341,14 +342,7 @@ void Run::crash_once(int index, Policy policy, bool daemon_repairs) {
 
 void run_publisher_crashes(const std::string& point, CrashAction action, int crashes,
                            PublishPath path) {
-#if !defined(SHMBUS_FAULT_INJECTION)
-    (void)point;
-    (void)action;
-    (void)crashes;
-    (void)path;
-    MESSAGE("skipped: needs a build with -DSHMBUS_FAULT_INJECTION=ON for the fault points");
-    return;
-#endif
+    if (!fault_points_compiled()) return skip(kNeedsFaultPoints);
     const std::string test_name = point +
                                   (action == CrashAction::kKill ? " kill" : " stop then kill") +
                                   (path == PublishPath::kBatch ? " (batches)" : "");

@@ -16,6 +16,7 @@
 #include "support/bus_directory.hpp"
 #include "support/child_process.hpp"
 #include "support/records.hpp"
+#include "support/skip.hpp"
 
 using namespace shmbus::test;
 using namespace std::chrono_literals;
@@ -23,11 +24,8 @@ using namespace std::chrono_literals;
 TEST_CASE(
     "a publisher dead right after its claim is repaired even when the commit floor is a lap "
     "behind and the oldest boundary in the ring is its frame") {
-#if !defined(SHMBUS_FAULT_INJECTION)
-    MESSAGE(
-        "skipped: needs a build with -DSHMBUS_FAULT_INJECTION=ON to kill a publisher mid-claim");
-    return;
-#else
+    if (!shmbus::test::fault_points_compiled())
+        return shmbus::test::skip(shmbus::test::kNeedsFaultPoints);
     constexpr std::uint64_t kCapacity = 4096;
     constexpr std::uint32_t kLength = 32;  // 64-byte frames: a lap holds 64, with no padding
     BusDirectory bus;
@@ -63,5 +61,4 @@ TEST_CASE(
     CHECK(report.position == dead_at);
     CHECK(report.bytes == 64);
     CHECK(offer() == shmbus::Status::kOk);
-#endif
 }

@@ -15,6 +15,7 @@
 #include "config_values.hpp"
 #include "daemon_harness.hpp"
 #include "support/bus_directory.hpp"
+#include "support/skip.hpp"
 
 using namespace shmbus::test;
 namespace control = shmbus::control;
@@ -166,14 +167,14 @@ TEST_CASE("with no daemon, asking for a topic says no daemon listens") {
 
 TEST_CASE("only root, the daemon's user and the allowed users and groups may create topics") {
     if (!is_root()) {
-        MESSAGE("skipped: needs root to act as other users");
+        shmbus::test::skip("needs root to act as other users");
         return;
     }
     const auto nobody = shmbusd::lookup_user("nobody");
     const auto nogroup = shmbusd::lookup_group("nogroup");
     const auto allowed = shmbusd::lookup_group("sys");
     if (!nobody || !nogroup || !allowed) {
-        MESSAGE("skipped: needs user nobody and groups nogroup and sys");
+        shmbus::test::skip("needs user nobody and groups nogroup and sys");
         return;
     }
     BusDirectory bus;
@@ -205,7 +206,7 @@ TEST_CASE(
     "topic files get the configured owner, group and modes, and they admit exactly who they "
     "should") {
     if (!is_root()) {
-        MESSAGE("skipped: needs root to give files to other groups and act as other users");
+        shmbus::test::skip("needs root to give files to other groups and act as other users");
         return;
     }
     const auto nobody = shmbusd::lookup_user("nobody");
@@ -213,7 +214,7 @@ TEST_CASE(
     const auto pub = shmbusd::lookup_group("daemon");
     const auto sub = shmbusd::lookup_group("sys");
     if (!nobody || !nogroup || !pub || !sub) {
-        MESSAGE("skipped: needs user nobody and groups nogroup, daemon and sys");
+        shmbus::test::skip("needs user nobody and groups nogroup, daemon and sys");
         return;
     }
     BusDirectory bus;

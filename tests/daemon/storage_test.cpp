@@ -11,6 +11,7 @@
 
 #include "daemon_harness.hpp"
 #include "support/bus_directory.hpp"
+#include "support/skip.hpp"
 
 using namespace shmbus::test;
 
@@ -48,14 +49,14 @@ bool contains(const std::string& text, const std::string& part) {
 TEST_CASE(
     "a topic too large for its file system is a clear creation error and the daemon runs on") {
     if (::geteuid() != 0) {
-        MESSAGE("skipped: mounting a small tmpfs needs root");
+        shmbus::test::skip("mounting a small tmpfs needs root");
         return;
     }
     BusDirectory base;
     const auto dir = base.path() / "bus";
     SmallTmpfs tmpfs(dir);
     if (!tmpfs.mounted()) {
-        MESSAGE("skipped: cannot mount a tmpfs here (" << tmpfs.error() << ")");
+        shmbus::test::skip(std::string("cannot mount a tmpfs here (") + tmpfs.error() + ")");
         return;
     }
     const auto config = base.path() / "shmbusd.toml";

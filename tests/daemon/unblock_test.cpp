@@ -10,17 +10,15 @@
 
 #include "daemon_harness.hpp"
 #include "support/bus_directory.hpp"
+#include "support/skip.hpp"
 
 using namespace shmbus::test;
 
 TEST_CASE(
     "subscribers resume within the unblock timeout after a publisher dies between claim and "
     "commit") {
-#if !defined(SHMBUS_FAULT_INJECTION)
-    MESSAGE(
-        "skipped: needs a build with -DSHMBUS_FAULT_INJECTION=ON to stop a publisher mid-claim");
-    return;
-#else
+    if (!shmbus::test::fault_points_compiled())
+        return shmbus::test::skip(shmbus::test::kNeedsFaultPoints);
     BusDirectory bus;
     const auto config = bus.path() / ".shmbusd.toml";
     write_file(config, R"(
@@ -104,5 +102,4 @@ max_record_size = "1KiB"
     CHECK(received.back() == after);
     CHECK(shmbus::collect_stats(topic).unblocked == 1);
     CHECK(daemon.stop()->status == 0);
-#endif
 }

@@ -15,6 +15,7 @@
 
 #include "small_tmpfs.hpp"
 #include "support/bus_directory.hpp"
+#include "support/skip.hpp"
 #include "support/topic_files.hpp"
 #include "tool.hpp"
 
@@ -152,13 +153,13 @@ TEST_CASE("with every publisher slot taken, pub exits with status 7") {
 
 TEST_CASE("create on a full file system exits with status 6 and leaves no topic behind") {
     if (::geteuid() != 0) {
-        MESSAGE("skipped: mounting a small tmpfs needs root");
+        shmbus::test::skip("mounting a small tmpfs needs root");
         return;
     }
     BusDirectory base;
     SmallTmpfs tmpfs(base.path() / "bus", "size=1m");
     if (!tmpfs.mounted()) {
-        MESSAGE("skipped: cannot mount a tmpfs here (" << tmpfs.error() << ")");
+        shmbus::test::skip(std::string("cannot mount a tmpfs here (") + tmpfs.error() + ")");
         return;
     }
     const std::string dir = tmpfs.path().string();

@@ -19,6 +19,7 @@
 #include "support/child_process.hpp"
 #include "support/records.hpp"
 #include "support/shared_block.hpp"
+#include "support/skip.hpp"
 
 namespace {
 
@@ -84,13 +85,13 @@ TEST_CASE(
     "a topic too large for the file system is kNoSpace naming the file, leaves nothing behind, "
     "and the clients of other topics notice nothing") {
     if (::geteuid() != 0) {
-        MESSAGE("skipped: mounting a small tmpfs needs root");
+        shmbus::test::skip("mounting a small tmpfs needs root");
         return;
     }
     BusDirectory base;
     SmallTmpfs tmpfs(base.path() / "bus", "size=1m");
     if (!tmpfs.mounted()) {
-        MESSAGE("skipped: cannot mount a tmpfs here (" << tmpfs.error() << ")");
+        shmbus::test::skip(std::string("cannot mount a tmpfs here (") + tmpfs.error() + ")");
         return;
     }
     const auto& dir = tmpfs.path();
@@ -123,14 +124,14 @@ TEST_CASE(
     "a file system out of inodes refuses more topics with kNoSpace, and the topics it holds keep "
     "working") {
     if (::geteuid() != 0) {
-        MESSAGE("skipped: mounting a small tmpfs needs root");
+        shmbus::test::skip("mounting a small tmpfs needs root");
         return;
     }
     BusDirectory base;
     // The root directory, and a directory and two files for each topic.
     SmallTmpfs tmpfs(base.path() / "bus", "size=16m,nr_inodes=8");
     if (!tmpfs.mounted()) {
-        MESSAGE("skipped: cannot mount a tmpfs here (" << tmpfs.error() << ")");
+        shmbus::test::skip(std::string("cannot mount a tmpfs here (") + tmpfs.error() + ")");
         return;
     }
     const auto& dir = tmpfs.path();

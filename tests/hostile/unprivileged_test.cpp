@@ -23,6 +23,7 @@
 #include "support/bus_directory.hpp"
 #include "support/records.hpp"
 #include "support/shared_block.hpp"
+#include "support/skip.hpp"
 #include "support/topic_files.hpp"
 
 namespace {
@@ -40,12 +41,12 @@ struct Nobody {
 /// User nobody, when the test may become it; nullopt (and a printed reason) otherwise.
 std::optional<Nobody> nobody() {
     if (::geteuid() != 0) {
-        MESSAGE("skipped: acting as another user needs root");
+        shmbus::test::skip("acting as another user needs root");
         return std::nullopt;
     }
     const passwd* entry = ::getpwnam("nobody");
     if (entry == nullptr) {
-        MESSAGE("skipped: there is no user nobody");
+        shmbus::test::skip("there is no user nobody");
         return std::nullopt;
     }
     return Nobody{entry->pw_uid, entry->pw_gid};

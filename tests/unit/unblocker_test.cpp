@@ -18,6 +18,7 @@
 #include "support/bus_directory.hpp"
 #include "support/child_process.hpp"
 #include "support/records.hpp"
+#include "support/skip.hpp"
 
 namespace {
 
@@ -91,6 +92,8 @@ struct Fixture {
 
 TEST_CASE(
     "a dead publisher's claim with its header written becomes padding, and subscribers move on") {
+    if (!shmbus::test::fault_points_compiled())
+        return shmbus::test::skip(shmbus::test::kNeedsFaultPoints);
     for (const std::string fault : {"after_header", "before_commit"}) {
         CAPTURE(fault);
         Fixture f;
@@ -134,6 +137,8 @@ TEST_CASE(
 TEST_CASE(
     "a dead publisher's claim whose header was never written becomes padding up to the next "
     "frame") {
+    if (!shmbus::test::fault_points_compiled())
+        return shmbus::test::skip(shmbus::test::kNeedsFaultPoints);
     Fixture f;
     f.go_round_once();
     REQUIRE(f.publisher.try_offer(shmbus::test::bytes_of("before")) == Status::kOk);
@@ -163,6 +168,8 @@ TEST_CASE(
 TEST_CASE(
     "a dead batch whose first header was never written is padded up to its second frame, and "
     "that frame on its own") {
+    if (!shmbus::test::fault_points_compiled())
+        return shmbus::test::skip(shmbus::test::kNeedsFaultPoints);
     // A batch writes its first frame's header after the others' (ring/appender.hpp), so a
     // publisher killed in between leaves an unwritten first frame before CLAIMED ones. The test
     // makes that state from a headerless dead claim of 136 bytes: it stamps a second frame of
@@ -205,6 +212,8 @@ TEST_CASE(
 }
 
 TEST_CASE("a headerless dead claim at the tail is padded to the tail, and publishing goes on") {
+    if (!shmbus::test::fault_points_compiled())
+        return shmbus::test::skip(shmbus::test::kNeedsFaultPoints);
     Fixture f;
     f.go_round_once();
     const std::uint64_t dead_at = f.tail();
@@ -222,6 +231,8 @@ TEST_CASE("a headerless dead claim at the tail is padded to the tail, and publis
 TEST_CASE(
     "a commit floor left a lap behind stops at a headerless dead claim instead of jumping past "
     "it") {
+    if (!shmbus::test::fault_points_compiled())
+        return shmbus::test::skip(shmbus::test::kNeedsFaultPoints);
     Fixture f;
     f.go_round_once();  // nothing walks the commit floor here: it is still at 0, a lap behind
     REQUIRE(f.view().records->commit_floor + kCapacity < f.tail());
@@ -247,6 +258,8 @@ TEST_CASE(
 TEST_CASE(
     "a subscriber starting at the oldest intact record stops at a headerless claim still in "
     "flight instead of jumping past it") {
+    if (!shmbus::test::fault_points_compiled())
+        return shmbus::test::skip(shmbus::test::kNeedsFaultPoints);
     Fixture f;
     f.go_round_once();
     REQUIRE(f.publisher.try_offer(shmbus::test::filled(100, 0x33)) == Status::kOk);
@@ -283,6 +296,8 @@ TEST_CASE("a live publisher's pending claim is left alone") {
 }
 
 TEST_CASE("two dead claims in a row are repaired one by one and counted exactly") {
+    if (!shmbus::test::fault_points_compiled())
+        return shmbus::test::skip(shmbus::test::kNeedsFaultPoints);
     Fixture f;
     f.go_round_once();
     const std::uint64_t first = f.tail();
@@ -311,6 +326,8 @@ TEST_CASE("two dead claims in a row are repaired one by one and counted exactly"
 TEST_CASE(
     "adjacent dead claims without headers become one padding frame, one repair, two voided "
     "sequences") {
+    if (!shmbus::test::fault_points_compiled())
+        return shmbus::test::skip(shmbus::test::kNeedsFaultPoints);
     Fixture f;
     f.go_round_once();
     const std::uint64_t first = f.tail();
@@ -330,6 +347,8 @@ TEST_CASE(
 }
 
 TEST_CASE("a publisher held back by a dead claim repairs it itself and goes on") {
+    if (!shmbus::test::fault_points_compiled())
+        return shmbus::test::skip(shmbus::test::kNeedsFaultPoints);
     shmbus::test::BusDirectory bus;
     shmbus::create_topic(bus.path(), "t", {.capacity = kCapacity, .max_record_size = kMax});
     const shmbus::Topic topic = shmbus::Topic::open(bus.path(), "t");
