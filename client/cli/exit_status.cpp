@@ -34,6 +34,7 @@ ExitStatus exit_status_for(Status status) noexcept {
         case Status::kBackPressured:
             return ExitStatus::kTimedOut;
         case Status::kTooLarge:
+        case Status::kInvalidArgument:
             return ExitStatus::kUsage;
         case Status::kEvicted:
             return ExitStatus::kEvicted;
@@ -43,6 +44,7 @@ ExitStatus exit_status_for(Status status) noexcept {
         case Status::kForked:
         case Status::kClaimPending:
         case Status::kNoClaim:
+        case Status::kClosed:
             return ExitStatus::kFailure;
     }
     return ExitStatus::kFailure;

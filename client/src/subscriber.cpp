@@ -113,6 +113,57 @@ Subscriber::~Subscriber() {
     detach();
 }
 
+Subscriber::Subscriber(Subscriber&& other) noexcept
+    : topic_(other.topic_), view_(other.view_), options_(other.options_) {
+    take_from(other);
+}
+
+Subscriber& Subscriber::operator=(Subscriber&& other) noexcept {
+    if (this != &other) {
+        detach();
+        topic_ = other.topic_;
+        view_ = other.view_;
+        options_ = other.options_;
+        take_from(other);
+    }
+    return *this;
+}
+
+void Subscriber::take_from(Subscriber& other) noexcept {
+    slot_ = other.slot_;
+    copy_buffer_ = std::move(other.copy_buffer_);
+    position_ = other.position_;
+    safe_from_ = other.safe_from_;
+    expected_sequence_ = other.expected_sequence_;
+    consumed_ = other.consumed_;
+    lost_ = other.lost_;
+    voided_ = other.voided_;
+    corrupt_ = other.corrupt_;
+    corrupt_at_ = other.corrupt_at_;
+    lock_fd_ = other.lock_fd_;
+    index_ = other.index_;
+    fork_generation_ = other.fork_generation_;
+    epoch_ = other.epoch_;
+    blocked_mask_words_ = other.blocked_mask_words_;
+    unwritten_polls_ = other.unwritten_polls_;
+    zero_copy_ = other.zero_copy_;
+    sequence_known_ = other.sequence_known_;
+    lapped_pending_ = other.lapped_pending_;
+    attached_ = other.attached_;
+    // Closed: every data-path call takes the epoch check's slow path and finds nothing attached.
+    // The slot pointer goes to a slot that reads FREE, so even a check that did not come through
+    // revalidate() touches nothing of the topic's.
+    other.attached_ = false;
+    other.lock_fd_ = -1;
+    other.epoch_ = kClosedEpoch;
+    other.slot_ = &closed_slot();
+}
+
+format::SubscriberSlot& Subscriber::closed_slot() noexcept {
+    static format::SubscriberSlot slot{};
+    return slot;
+}
+
 void Subscriber::detach() noexcept {
     if (!attached_) return;
     attached_ = false;
@@ -125,6 +176,7 @@ void Subscriber::detach() noexcept {
 }
 
 Status Subscriber::revalidate() noexcept {
+    if (!attached_) return Status::kClosed;
     const std::uint32_t epoch = detail::handle_epoch();
     if (detail::fork_generation() != fork_generation_) return Status::kForked;
     if (detail::mapping_lost(*topic_.mapping())) return Status::kTopicLost;

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <shmbus/shmbus.hpp>
 #include <string>
@@ -329,6 +330,40 @@ TEST_CASE("pub --timeout gives up with status 8 while a subscriber holds a block
     CHECK(pub.status() == 8);
     CHECK(pub.err.find("timed out after 0.2 s") != std::string::npos);
     CHECK(pub.err.find("line ") != std::string::npos);
+}
+
+TEST_CASE(
+    "sub whose output fails mid-poll exits 6 naming the error, and counts as consumed exactly the "
+    "records it was handed") {
+    // 2000 records of 1000 bytes overflow sub's 1 MiB output buffer inside a poll, so the failing
+    // write is thrown from the poll handler: the records handed over before it, and the one it
+    // failed on, are consumed; none is delivered twice, and the topic's counters say so.
+    constexpr int kRecords = 2000;
+    BusDirectory bus;
+    create_topic(bus.path(), "t", {.capacity = 4 * 1024 * 1024, .max_record_size = 2048});
+    publish(bus.path(), "t", std::vector<std::string>(kRecords, std::string(999, 'x')));
+    Process sub = Process::start({"/bin/sh", "-c",
+                                  "exec \"$0\" sub --dir \"$1\" t --from earliest --count 2000 "
+                                  ">/dev/full",
+                                  tool_path(), dir_of(bus)});
+    std::string out;
+    const auto exit = sub.finish(Clock::now() + 20s, out);
+    REQUIRE(exit.has_value());
+    CHECK_MESSAGE(exit->code == 6, exit->describe() << ": " << sub.error_output());
+    CHECK(sub.error_output().find("writing to standard output") != std::string::npos);
+    CHECK(sub.error_output().find("No space left on device") != std::string::npos);
+
+    const Topic topic = Topic::open(bus.path(), "t", {.access = Access::kSubscribe});
+    const TopicStats stats = collect_stats(topic);
+    CHECK(stats.subscribers.empty());
+    // The buffer holds 1048 lines of 1000 bytes; the record whose line overflows it is the one
+    // whose write fails, inside the handler, and it counts as consumed.
+    CHECK(stats.consumed == 1049);
+    // The topic is whole: a new subscriber reads every record.
+    const ToolResult again =
+        run_tool({"sub", "--dir", dir_of(bus), "t", "--from", "earliest", "--count", "2000"});
+    CHECK_MESSAGE(again.status() == 0, again.err);
+    CHECK(std::count(again.out.begin(), again.out.end(), '\n') == kRecords);
 }
 
 }  // namespace shmbus::test::cli

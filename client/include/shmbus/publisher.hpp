@@ -53,7 +53,11 @@ class Claim {
 
     [[nodiscard]] explicit operator bool() const noexcept { return owner_ != nullptr; }
     [[nodiscard]] Status status() const noexcept { return status_; }
-    [[nodiscard]] std::span<std::byte> payload() const noexcept { return frame_.payload; }
+    /// The frame's payload while the claim is pending; empty once it is committed or aborted (the
+    /// bytes then belong to subscribers, or to a later record).
+    [[nodiscard]] std::span<std::byte> payload() const noexcept {
+        return owner_ != nullptr ? frame_.payload : std::span<std::byte>();
+    }
     /// Absolute position of the frame in the topic.
     [[nodiscard]] std::uint64_t position() const noexcept { return frame_.position; }
 
@@ -107,7 +111,9 @@ class Publisher {
     /// kPermission if the topic is open for subscribing only, kNoSlot if every slot is taken.
     explicit Publisher(const Topic& topic, const PublisherOptions& options = {});
     ~Publisher();
-    // Claims point at their publisher, so a publisher stays where it was made.
+    /// Not movable: a pending Claim or BatchClaim points at its publisher, and the claim paths
+    /// stay one load shorter for it. To move a publisher between owners, hold it in a
+    /// std::unique_ptr (or std::optional, emplaced where it lives).
     Publisher(Publisher&&) = delete;
     Publisher& operator=(Publisher&&) = delete;
     Publisher(const Publisher&) = delete;
@@ -142,11 +148,13 @@ class Publisher {
                                std::chrono::nanoseconds timeout = kForever) noexcept;
 
     /// Claims frames for the first records of `lengths` (up to 64) with one CAS, without
-    /// waiting: the longest prefix that fits. Fails like try_claim when not even one fits.
+    /// waiting: the longest prefix that fits. Fails like try_claim when not even one fits, and
+    /// with kInvalidArgument when `lengths` is empty.
     [[nodiscard]] BatchClaim try_claim_batch(std::span<const std::uint32_t> lengths) noexcept;
 
     /// Copies as many of `records` as fit right now, with one claim per 64 and one fence per
-    /// claim; `published` receives how many. kOk if at least one was published.
+    /// claim; `published` receives how many. kOk if at least one was published, and for an
+    /// empty `records` (nothing to do: 0 published).
     [[nodiscard]] Status try_offer_batch(std::span<const std::span<const std::byte>> records,
                                          std::size_t& published) noexcept;
 
@@ -340,6 +348,7 @@ inline void BatchClaim::abort() noexcept {
 }
 
 inline BatchClaim Publisher::try_claim_batch(std::span<const std::uint32_t> lengths) noexcept {
+    if (lengths.empty()) return BatchClaim(Status::kInvalidArgument);
     const Status check = ready_to_claim(0);
     if (check != Status::kOk) return BatchClaim(check);
     BatchClaim claimed;

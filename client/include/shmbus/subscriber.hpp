@@ -101,13 +101,22 @@ class Subscriber {
     /// position that is not a frame boundary, or beyond the tail).
     explicit Subscriber(const Topic& topic, const SubscriberOptions& options = {});
     ~Subscriber();
-    Subscriber(Subscriber&&) = delete;
-    Subscriber& operator=(Subscriber&&) = delete;
+    /// Movable: the slot, its lock and every counter go with it. A moved-from subscriber holds
+    /// nothing; poll() and wait() on it return Status::kClosed.
+    Subscriber(Subscriber&& other) noexcept;
+    Subscriber& operator=(Subscriber&& other) noexcept;
     Subscriber(const Subscriber&) = delete;
     Subscriber& operator=(const Subscriber&) = delete;
 
     /// Hands up to `limit` records to `handler(const Record&)` and returns without waiting.
     /// Padding is skipped silently. The position is published once, at the end.
+    ///
+    /// A handler that throws: the record it was handed counts as delivered, and so does every
+    /// record before it. The exception leaves poll() after the subscriber's position has moved
+    /// past that record and been published, with consumed() counting it; the next poll starts
+    /// at the record after it. A record that makes the handler throw every time is therefore
+    /// seen once, never redelivered in a loop. To retry it, resume a new subscriber at
+    /// Record::position (StartAt::position) and Record::sequence.
     template <typename Handler>
     PollResult poll(Handler&& handler, std::size_t limit = kDefaultBatch);
 
@@ -138,6 +147,11 @@ class Subscriber {
     enum class Step : std::uint8_t { kRecord, kSkipped, kSkippedCorrupt, kCaughtUp, kMoved };
 
     static constexpr std::size_t kMaxSkipsPerPoll = 4096;
+    // The epoch of a moved-from subscriber: never the process's (detail::handle_epoch counts
+    // lost topics and forks from 0), so its every call goes through revalidate().
+    static constexpr std::uint32_t kClosedEpoch = ~std::uint32_t{0};
+    /// A slot that reads FREE, for a moved-from subscriber to point at.
+    static format::SubscriberSlot& closed_slot() noexcept;
     // Empty polls at one position between checks that the position is a real frame's.
     static constexpr std::uint32_t kOrphanCheck = 1024;
 
@@ -194,6 +208,8 @@ class Subscriber {
     template <typename Handler>
     RunEnd read_committed_run(std::uint64_t& position, Handler& handler, std::size_t limit);
 
+    /// Takes over everything `other` holds and leaves it closed.
+    void take_from(Subscriber& other) noexcept;
     Status revalidate() noexcept;
     Step read_copied(std::uint64_t& position, Record& record) noexcept;
     std::uint64_t recover_from_lap(std::uint64_t position) noexcept;
@@ -282,12 +298,18 @@ Subscriber::RunEnd Subscriber::read_committed_run(std::uint64_t& position, Handl
         record.publisher =
             std::atomic_ref<std::uint16_t>(const_cast<std::uint16_t&>(header.publisher))
                 .load(std::memory_order_relaxed);
-        // As in account(): the next sequence is expected before the handler runs.
+        // As in account(): the next sequence is expected before the handler runs, and the record
+        // counts as delivered, so that a handler that throws leaves exact counters (see poll).
         expected_sequence_ = sequence + 1;
-        handler(static_cast<const Record&>(record));
         at = record.next_position;
         ++consumed_;
         ++delivered;
+        try {
+            handler(static_cast<const Record&>(record));
+        } catch (...) {
+            position = at;  // poll publishes it on the way out
+            throw;
+        }
     }
     position = at;
     end.delivered = delivered;
@@ -314,65 +336,74 @@ PollResult Subscriber::poll(Handler&& handler, std::size_t limit) {
     std::uint64_t position = position_;
     std::size_t steps = 0;
     const std::size_t max_steps = limit + kMaxSkipsPerPoll;
-    while (result.records < limit && steps++ < max_steps) {
-        if (in_place(position)) {
-            const RunEnd run = read_committed_run(position, handler, limit - result.records);
-            result.records += run.delivered;
-            if (result.records == limit) break;
-            const ring::FrameInfo frame = ring::inspect_commit_word(view_, position, run.word);
-            if (frame.kind == ring::FrameKind::kRecord) {
-                const Record record = record_at(position, frame, view_.payload(position));
-                account(record.sequence);
-                handler(record);
-                position = frame.next;
-                ++consumed_;
-                ++result.records;
-                continue;
-            }
-            if (frame.kind == ring::FrameKind::kPadding || frame.kind == ring::FrameKind::kWrap) {
-                position = frame.next;
-                continue;
-            }
-            if (frame.kind == ring::FrameKind::kCorrupt) {
-                const std::uint64_t next = skip_corrupt(position);
-                if (next == position) break;
-                result.status = Status::kCorrupt;
-                position = next;
-                continue;
-            }
-            // Unwritten or still being written: caught up. Now and then, make sure "unwritten"
-            // is a claim in flight and not a position no frame starts at.
-            if (frame.kind == ring::FrameKind::kUnwritten && ++unwritten_polls_ >= kOrphanCheck) {
-                unwritten_polls_ = 0;
-                const std::uint64_t next = skip_orphaned(position);
-                if (next != position) {
-                    ++corrupt_;
+    // A throwing handler: every record up to and including the one it was handed is consumed,
+    // and the position past it is published before the exception goes on (see the declaration).
+    try {
+        while (result.records < limit && steps++ < max_steps) {
+            if (in_place(position)) {
+                const RunEnd run = read_committed_run(position, handler, limit - result.records);
+                result.records += run.delivered;
+                if (result.records == limit) break;
+                const ring::FrameInfo frame = ring::inspect_commit_word(view_, position, run.word);
+                if (frame.kind == ring::FrameKind::kRecord) {
+                    const Record record = record_at(position, frame, view_.payload(position));
+                    account(record.sequence);
+                    position = frame.next;
+                    ++consumed_;
+                    ++result.records;
+                    handler(record);
+                    continue;
+                }
+                if (frame.kind == ring::FrameKind::kPadding ||
+                    frame.kind == ring::FrameKind::kWrap) {
+                    position = frame.next;
+                    continue;
+                }
+                if (frame.kind == ring::FrameKind::kCorrupt) {
+                    const std::uint64_t next = skip_corrupt(position);
+                    if (next == position) break;
                     result.status = Status::kCorrupt;
                     position = next;
                     continue;
                 }
+                // Unwritten or still being written: caught up. Now and then, make sure "unwritten"
+                // is a claim in flight and not a position no frame starts at.
+                if (frame.kind == ring::FrameKind::kUnwritten &&
+                    ++unwritten_polls_ >= kOrphanCheck) {
+                    unwritten_polls_ = 0;
+                    const std::uint64_t next = skip_orphaned(position);
+                    if (next != position) {
+                        ++corrupt_;
+                        result.status = Status::kCorrupt;
+                        position = next;
+                        continue;
+                    }
+                }
+                break;
             }
-            break;
+            Record record;
+            const Step step = read_copied(position, record);
+            if (step == Step::kCaughtUp) {
+                if (++unwritten_polls_ < kOrphanCheck) break;
+                unwritten_polls_ = 0;
+                const std::uint64_t next = skip_orphaned(position);
+                if (next == position) break;
+                ++corrupt_;
+                result.status = Status::kCorrupt;
+                position = next;
+                continue;
+            }
+            if (step == Step::kSkippedCorrupt) result.status = Status::kCorrupt;
+            if (step == Step::kRecord) {
+                account(record.sequence);
+                ++consumed_;
+                ++result.records;
+                handler(record);
+            }
         }
-        Record record;
-        const Step step = read_copied(position, record);
-        if (step == Step::kCaughtUp) {
-            if (++unwritten_polls_ < kOrphanCheck) break;
-            unwritten_polls_ = 0;
-            const std::uint64_t next = skip_orphaned(position);
-            if (next == position) break;
-            ++corrupt_;
-            result.status = Status::kCorrupt;
-            position = next;
-            continue;
-        }
-        if (step == Step::kSkippedCorrupt) result.status = Status::kCorrupt;
-        if (step == Step::kRecord) {
-            account(record.sequence);
-            handler(record);
-            ++consumed_;
-            ++result.records;
-        }
+    } catch (...) {
+        publish_position(position);
+        throw;
     }
     if (position != position_) publish_position(position);
     return result;
