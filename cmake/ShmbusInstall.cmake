@@ -40,6 +40,24 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
   # The public headers inline the 16-byte compare-and-swap.
   set(SHMBUS_PC_CFLAGS " -mcx16")
 endif()
+# Paths in shmbus.pc are relative to the file's own directory (${pcfiledir}), so the prefix given
+# to `cmake --install --prefix` at install time, not the one configured, is the one that counts.
+# A libdir or includedir configured as an absolute path stays absolute.
+set(SHMBUS_PC_DIR ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+if(IS_ABSOLUTE "${SHMBUS_PC_DIR}")
+  set(SHMBUS_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+  set(SHMBUS_PC_LIBDIR "${CMAKE_INSTALL_FULL_LIBDIR}")
+else()
+  file(RELATIVE_PATH up /prefix/${SHMBUS_PC_DIR} /prefix)
+  string(REGEX REPLACE "/$" "" up "${up}")
+  set(SHMBUS_PC_PREFIX "\${pcfiledir}/${up}")
+  set(SHMBUS_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  set(SHMBUS_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
+else()
+  set(SHMBUS_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/shmbus.pc.in ${PROJECT_BINARY_DIR}/shmbus.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/shmbus.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 

@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config
   libboost-dev libspdlog-dev libfmt-dev doctest-dev libcli11-dev
   libtomlplusplus-dev libsystemd-dev systemd systemd-container
-  clang libclang-rt-14-dev strace procps util-linux psmisc
+  clang libclang-rt-14-dev strace procps util-linux psmisc file python3
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(libzmq3-dev iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev gnuplot-nox linux-perf

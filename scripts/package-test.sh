@@ -3,10 +3,11 @@
 # scripts/install-deps.sh.
 #
 #   1. build shmbus with prefix /usr and `cpack -G DEB`          build-package/shmbus_*.deb
+#      (scripts/test.sh has already built and tested build-package/: it is packaged as it is)
 #   2. apt-get install ./shmbus_*.deb                             (the user shmbus is created)
 #   3. the installed shmbusd --version, and checks of what the package installed
-#   4. build examples/ from /usr/share/doc/shmbus/examples twice: with find_package(shmbus) and
-#      with pkg-config
+#   4. build examples/ from /usr/share/doc/shmbus/examples with g++ and clang++, through
+#      find_package(shmbus) and through pkg-config, and run them (tests/install/examples_test.sh)
 #   5. run the installed shmbusd (as the user shmbus, with the installed configuration) and
 #      exchange records between the examples and the installed shmbus CLI, both ways
 #   6. the installed service under a real systemd, hardening in force (scripts/service-test.sh;
@@ -51,10 +52,17 @@ if dpkg-query -W -f='${Status}' shmbus 2>/dev/null | grep -q "install ok install
 fi
 
 step "building the .deb"
-rm -rf "$build"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
-      -DSHMBUS_BUILD_TESTS=OFF >/dev/null
+# A build scripts/test.sh made and tested (default options, prefix /usr) is packaged as it is;
+# otherwise the same configuration is built here, without the tests.
+if ! grep -qx 'CMAKE_INSTALL_PREFIX:PATH=/usr' "$build/CMakeCache.txt" 2>/dev/null ||
+   ! grep -qx 'SHMBUS_FAULT_INJECTION:BOOL=OFF' "$build/CMakeCache.txt" 2>/dev/null ||
+   grep -Eq '^SHMBUS_SANITIZE:STRING=.+' "$build/CMakeCache.txt"; then
+  rm -rf "$build"
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
+        -DSHMBUS_BUILD_TESTS=OFF >/dev/null
+fi
 cmake --build "$build" -j "$jobs"
+rm -f "$build"/shmbus_*.deb
 (cd "$build" && cpack -G DEB)
 deb=$(ls "$build"/shmbus_*.deb)
 dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
@@ -83,6 +91,9 @@ dpkg-query -W -f='${Conffiles}\n' shmbus | grep -q /etc/shmbus/shmbusd.toml ||
 systemd-analyze verify /usr/lib/systemd/system/shmbusd.service
 shmbusd --config /etc/shmbus/shmbusd.toml --check-config
 pkg-config --modversion shmbus
+
+step "the examples, built against the package with g++ and clang++, with pkg-config and CMake"
+"$root/tests/install/examples_test.sh" --system
 
 step "building the example with find_package(shmbus)"
 cp -r /usr/share/doc/shmbus/examples "$work/examples"

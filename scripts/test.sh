@@ -2,12 +2,16 @@
 # The whole shmbus test suite, as CI runs it, on a fresh Debian 12 machine:
 #
 #   1. install what is needed (scripts/install-deps.sh)
-#   2. build and run every test                      build-test/
-#   3. build with ASan+UBSan and run every test      build-asan/
-#   4. build with TSan and run the threaded tests    build-tsan/
-#   5. the optional stages below, each if present:
-#        fuzzing (60 s), the chaos soak (60 s), the .deb package test, the benchmark smoke run
+#   2. build with the crash-test fault points and run every test           build-test/   (g++)
+#   3. the configuration the .deb ships: every option at its default, no   build-package/ (g++)
+#      fault points, prefix /usr; run every test (the fault-point cases skip, visibly)
+#   4. build with ASan+UBSan and run every test                            build-asan/ (clang++)
+#   5. build with TSan and run the threaded tests                          build-tsan/   (g++)
+#   6. the optional stages below, each if present:
+#        fuzzing (60 s), the chaos soak (60 s), the .deb package test (it packages stage 3's
+#        build), the benchmark smoke run
 #
+# Every stage builds with -DSHMBUS_WERROR=ON: warnings are errors here, never in a user's build.
 # Options:  --quick   only stage 2 (for a fast local check)
 # Env:      JOBS      parallel build jobs (default: number of CPUs)
 set -euo pipefail
@@ -28,6 +32,7 @@ started=$(date +%s)
 stage() { printf '\n=== %s (%ds)\n' "$1" $(( $(date +%s) - started )); }
 
 # configure_and_build DIR [CMAKE_OPTION...] [-- TARGET...]: every target unless some are named.
+# Fault points are on unless an option says otherwise.
 configure_and_build() {
   local dir=$1; shift
   local options=() targets=()
@@ -60,8 +65,17 @@ if ((quick)); then
   exit 0
 fi
 
-stage "ASan+UBSan build: all tests"
-configure_and_build build-asan -DSHMBUS_SANITIZE=address,undefined
+stage "the shipped configuration (the .deb's): default options, all tests"
+# What users and the package get: no fault points. Only -DSHMBUS_WERROR=ON and the package's
+# prefix differ from a plain `cmake -S . -B build`; scripts/package-test.sh packages this build.
+cmake -S "$root" -B "$root/build-package" -DSHMBUS_WERROR=ON -DCMAKE_INSTALL_PREFIX=/usr \
+      -DSHMBUS_FAULT_INJECTION=OFF >/dev/null
+cmake --build "$root/build-package" -j "$jobs"
+run_ctest build-package
+
+stage "ASan+UBSan build (clang++): all tests"
+# clang++ here and g++ elsewhere: every stage's -Werror holds with both compilers.
+CXX=clang++ configure_and_build build-asan -DSHMBUS_SANITIZE=address,undefined
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_ctest build-asan
 
