@@ -7,10 +7,10 @@
 #include <fstream>
 #include <functional>
 #include <initializer_list>
-#include <shmbus/format/frame_header.hpp>
-#include <shmbus/format/geometry.hpp>
-#include <shmbus/util/error.hpp>
-#include <shmbus/util/topic_name.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
+#include <shmbus/detail/format/geometry.hpp>
+#include <shmbus/detail/util/topic_name.hpp>
+#include <shmbus/error.hpp>
 #include <sstream>
 
 #include "config_values.hpp"

@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <shmbus/util/error.hpp>
+#include <shmbus/error.hpp>
 #include <string>
 
 namespace shmbusd {

@@ -1,5 +1,5 @@
 // The daemon's end of the control plane: a SOCK_SEQPACKET listener on <bus dir>/.shmbusd.sock.
-// Each connection carries one request and one reply (shmbus/control/message.hpp). Records
+// Each connection carries one request and one reply (shmbus/detail/control/message.hpp). Records
 // never pass through here.
 //
 // Everything is non-blocking and driven by the daemon's poll loop, so a client that connects
@@ -13,7 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
-#include <shmbus/control/message.hpp>
+#include <shmbus/detail/control/message.hpp>
 #include <span>
 #include <vector>
 

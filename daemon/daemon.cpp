@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <shmbus/util/error.hpp>
+#include <shmbus/error.hpp>
 #include <shmbus/version.hpp>
 #include <vector>
 

@@ -5,8 +5,8 @@
 
 #include <cerrno>
 #include <charconv>
-#include <shmbus/sync/ofd_lock.hpp>
-#include <shmbus/util/error.hpp>
+#include <shmbus/detail/sync/ofd_lock.hpp>
+#include <shmbus/error.hpp>
 #include <string>
 
 namespace shmbusd {

@@ -13,8 +13,8 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
-#include <shmbus/format/records_header.hpp>
-#include <shmbus/util/error.hpp>
+#include <shmbus/detail/format/records_header.hpp>
+#include <shmbus/error.hpp>
 #include <shmbus/version.hpp>
 #include <string>
 

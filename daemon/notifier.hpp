@@ -28,7 +28,6 @@ class Notifier {
     void ping_if_due(Clock::time_point now);
     /// When the next ping is due; Clock::time_point::max() without a watchdog.
     [[nodiscard]] Clock::time_point next_ping() const noexcept { return next_ping_; }
-    [[nodiscard]] bool watchdog_enabled() const noexcept { return interval_.count() > 0; }
 
   private:
     void send(const std::string& message);

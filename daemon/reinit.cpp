@@ -6,11 +6,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <shmbus/format/lock_bytes.hpp>
-#include <shmbus/sync/ofd_lock.hpp>
+#include <shmbus/detail/format/lock_bytes.hpp>
+#include <shmbus/detail/sync/ofd_lock.hpp>
+#include <shmbus/detail/util/topic_name.hpp>
+#include <shmbus/error.hpp>
 #include <shmbus/topic.hpp>
-#include <shmbus/util/error.hpp>
-#include <shmbus/util/topic_name.hpp>
 
 #include "config_values.hpp"
 #include "daemon_lock.hpp"

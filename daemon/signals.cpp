@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <shmbus/util/error.hpp>
+#include <shmbus/error.hpp>
 
 namespace shmbusd {
 namespace {

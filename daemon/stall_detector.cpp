@@ -1,6 +1,6 @@
 #include "stall_detector.hpp"
 
-#include <shmbus/format/frame_header.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
 
 namespace shmbusd {
 

@@ -6,16 +6,16 @@
 
 #include <cerrno>
 #include <cstring>
-#include <shmbus/format/frame_header.hpp>
-#include <shmbus/format/publisher_slot.hpp>
-#include <shmbus/ring/flow_control.hpp>
-#include <shmbus/ring/frame_inspect.hpp>
-#include <shmbus/ring/slots.hpp>
-#include <shmbus/ring/tail.hpp>
-#include <shmbus/ring/unblocker.hpp>
-#include <shmbus/sync/semaphore.hpp>
-#include <shmbus/sync/wake_masks.hpp>
-#include <shmbus/util/atomic.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
+#include <shmbus/detail/format/publisher_slot.hpp>
+#include <shmbus/detail/ring/flow_control.hpp>
+#include <shmbus/detail/ring/frame_inspect.hpp>
+#include <shmbus/detail/ring/slots.hpp>
+#include <shmbus/detail/ring/tail.hpp>
+#include <shmbus/detail/ring/unblocker.hpp>
+#include <shmbus/detail/sync/semaphore.hpp>
+#include <shmbus/detail/sync/wake_masks.hpp>
+#include <shmbus/detail/util/atomic.hpp>
 #include <string>
 #include <vector>
 
@@ -67,6 +67,7 @@ bool SupervisedTopic::still_on_disk() const {
 
 void SupervisedTopic::check(const TopicSettings& settings, const Config& config,
                             Clock::time_point now) {
+    restore_state();
     reclaim();
     unblock(config, now);
     if (topic_.view().policy == format::Policy::kBlock &&
@@ -78,6 +79,19 @@ void SupervisedTopic::check(const TopicSettings& settings, const Config& config,
     count();
 }
 
+void SupervisedTopic::restore_state() {
+    try {
+        if (shmbus::restore_state_file(topic_)) {
+            spdlog::warn(
+                "topic '{}': its state file had been truncated; restored its size and header "
+                "(clients put their own slots back)",
+                name());
+        }
+    } catch (const shmbus::Error& error) {
+        spdlog::error("{}", error.what());
+    }
+}
+
 void SupervisedTopic::reclaim() {
     const ring::TopicView& view = topic_.view();
     const std::string& topic = name();
@@ -86,7 +100,7 @@ void SupervisedTopic::reclaim() {
             "topic '{}': reclaimed subscriber slot {}: pid {}, user {}, died at position {}", topic,
             slot.index, slot.pid, describe_user(slot.uid), slot.position);
     });
-    ring::reclaim_dead_publishers(view, topic_.records_fd(), [&](const ring::ReclaimedSlot& slot) {
+    ring::reclaim_dead_publishers(view, topic_.locks_fd(), [&](const ring::ReclaimedSlot& slot) {
         spdlog::info("topic '{}': reclaimed publisher slot {}: pid {}, user {}, died", topic,
                      slot.index, slot.pid, describe_user(slot.uid));
     });
@@ -95,7 +109,7 @@ void SupervisedTopic::reclaim() {
 void SupervisedTopic::unblock(const Config& config, Clock::time_point now) {
     const ring::TopicView& view = topic_.view();
     for (int i = 0; i < kMaxRepairsPerCheck; ++i) {
-        const ring::RepairReport report = ring::repair_at_floor(view, topic_.records_fd());
+        const ring::RepairReport report = ring::repair_at_floor(view, topic_.locks_fd());
         switch (report.outcome) {
             case ring::RepairOutcome::kRepaired:
                 if (report.had_header) {

@@ -1,5 +1,7 @@
 // One topic under the daemon's supervision, and the check the daemon makes of it each interval:
 //
+//   0. restore   put back a state file that a client truncated and nobody has touched since
+//                (format/state_restore.hpp), and say so in the log
 //   1. reclaim   free the slots of clients that died, proven by their slot locks being free
 //                (the kernel drops an OFD lock when its owner dies), so no heartbeat is needed
 //   2. unblock   turn a claim that a dead publisher left unfinished at the commit floor into
@@ -9,7 +11,7 @@
 //                subscribers that have stalled publishers for evict_after (stall_detector.hpp)
 //   4. count     the attached publishers and subscribers, for systemd's STATUS= line
 //
-// The topic is opened with Access::kAdmin; its two descriptors hold no slot lock, which is what
+// The topic is opened with Access::kAdmin; its descriptors hold no slot lock, which is what
 // the reclaimers and the repairer need. While supervised, the state header names the daemon's
 // pid (supervisor_pid), so `shmbus stat` can say who watches the topic.
 #pragma once
@@ -53,6 +55,7 @@ class SupervisedTopic {
     [[nodiscard]] TopicCounts counts() const noexcept { return counts_; }
 
   private:
+    void restore_state();
     void reclaim();
     void unblock(const Config& config, Clock::time_point now);
     void evict_stalled(const TopicSettings& settings, Clock::time_point now);

@@ -4,9 +4,9 @@
 #include <unistd.h>
 
 #include <shmbus/detail/handle_guard.hpp>
+#include <shmbus/detail/util/topic_name.hpp>
+#include <shmbus/error.hpp>
 #include <shmbus/topic.hpp>
-#include <shmbus/util/error.hpp>
-#include <shmbus/util/topic_name.hpp>
 
 #include "config_values.hpp"
 #include "topic_setup.hpp"

@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <shmbus/control/message.hpp>
+#include <shmbus/detail/control/message.hpp>
 #include <string>
 
 #include "config.hpp"

@@ -132,6 +132,8 @@ std::vector<std::string> enforce_access(const std::filesystem::path& dir, std::s
             problems);
     enforce(topic / "state", options.state.owner, options.state.group, options.state.mode,
             problems);
+    const shmbus::FileAccess locks = shmbus::locks_access(options.records);
+    enforce(topic / "locks", locks.owner, locks.group, locks.mode, problems);
     enforce(topic, options.directory.owner, options.directory.group, options.directory.mode,
             problems);
     return problems;

@@ -8,8 +8,8 @@
 #pragma once
 
 #include <filesystem>
-#include <shmbus/control/message.hpp>
-#include <shmbus/ring/topic_view.hpp>
+#include <shmbus/detail/control/message.hpp>
+#include <shmbus/detail/ring/topic_view.hpp>
 #include <string>
 #include <string_view>
 #include <vector>

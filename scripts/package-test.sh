@@ -106,9 +106,9 @@ mkdir "$work/make-build"
 make -C "$work/make-build" -f "$work/examples/Makefile"
 example_make=$work/make-build/shmbus-example
 # Both link the installed shared library, nothing from the source tree.
-installed_library=$(readlink -f "$(pkg-config --variable=libdir shmbus)/libshmbus.so.0")
+installed_library=$(readlink -f "$(pkg-config --variable=libdir shmbus)/libshmbus.so")
 for example in "$example_cmake" "$example_make"; do
-  linked=$(ldd "$example" | sed -nE 's/.*libshmbus\.so\.0 => ([^ ]+).*/\1/p')
+  linked=$(ldd "$example" | sed -nE 's/.*libshmbus\.so\.[0-9]+ => ([^ ]+).*/\1/p')
   [[ -n "$linked" && "$(readlink -f "$linked")" == "$installed_library" ]] ||
     fail "$example does not use the installed $installed_library (it uses '${linked:-nothing}')"
 done

@@ -7,7 +7,7 @@
 //            build-bench/bench/shmbus-instructions --peer shmbus --api batch
 //
 // Collected instructions / --count is the writer's cost per record (or the reader's, with
-// '*receive_phase*'). bench/tools/profile.sh runs every variant and prints the table. The
+// '*receive_phase*'). bench/tools/instruction_counts.py runs every variant and prints the table. The
 // writer and reader are the harness's own peers (bench/peers), driven as the stream case
 // drives them: records handed over 32 at a time, every payload copied out and checked.
 #include <unistd.h>
@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
     std::string timestamps = "off";
     std::uint64_t count = 32 * 1024;
     std::size_t size = 64;
-    CLI::App app("Instructions per record, for callgrind (see bench/tools/profile.sh)",
+    CLI::App app("Instructions per record, for callgrind (see bench/tools/instruction_counts.py)",
                  "shmbus-instructions");
     app.add_option("--peer", peer, "shmbus or reference");
     app.add_option("--api", api, "shmbus: single or batch");

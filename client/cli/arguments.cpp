@@ -8,7 +8,7 @@
 #include <string>
 
 #include "exit_status.hpp"
-#include "shmbus/util/topic_name.hpp"
+#include "shmbus/detail/util/topic_name.hpp"
 
 namespace shmbus::cli {
 namespace {

@@ -13,7 +13,7 @@ ExitStatus exit_status_for(ErrorCode code) noexcept {
         case ErrorCode::kPermission:
             return ExitStatus::kPermission;
         case ErrorCode::kFormat:
-        case ErrorCode::kVersion:
+        case ErrorCode::kIncompatible:
             return ExitStatus::kBadFile;
         case ErrorCode::kNoSpace:
             return ExitStatus::kNoSpace;

@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "shmbus/error.hpp"
 #include "shmbus/status.hpp"
-#include "shmbus/util/error.hpp"
 
 namespace shmbus::cli {
 

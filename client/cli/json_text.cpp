@@ -126,4 +126,9 @@ void JsonWriter::value(bool flag) {
     text_ += flag ? "true" : "false";
 }
 
+void JsonWriter::null_value() {
+    separate();
+    text_ += "null";
+}
+
 }  // namespace shmbus::cli

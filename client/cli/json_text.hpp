@@ -29,6 +29,7 @@ class JsonWriter {
     void value(std::string_view text);
     void value(const char* text) { value(std::string_view(text)); }
     void value(bool flag);
+    void null_value();
     void value(std::unsigned_integral auto n) { number(static_cast<std::uint64_t>(n)); }
 
     template <typename T>

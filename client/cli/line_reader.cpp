@@ -9,7 +9,7 @@
 
 #include "exit_status.hpp"
 #include "interrupts.hpp"
-#include "shmbus/util/error.hpp"
+#include "shmbus/error.hpp"
 
 namespace shmbus::cli {
 

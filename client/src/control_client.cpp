@@ -1,4 +1,4 @@
-// The client side of the control plane (shmbus/control/message.hpp): one SOCK_SEQPACKET
+// The client side of the control plane (shmbus/detail/control/message.hpp): one SOCK_SEQPACKET
 // connection per request, one packet each way, every wait bounded.
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -10,7 +10,7 @@
 #include <string>
 
 #include "shmbus/control.hpp"
-#include "shmbus/util/topic_name.hpp"
+#include "shmbus/detail/util/topic_name.hpp"
 
 namespace shmbus {
 namespace {
@@ -133,22 +133,6 @@ void request_topic(const std::filesystem::path& dir, std::string_view name,
 bool ensure_topic(const std::filesystem::path& dir, std::string_view name,
                   const TopicRequest& request) {
     return send_create(dir, name, request);
-}
-
-Topic open_or_create(const std::filesystem::path& dir, std::string_view name,
-                     const TopicOptions& options, const OpenOptions& open_options) {
-    try {
-        return Topic::open(dir, name, open_options);
-    } catch (const Error& error) {
-        if (error.code() != ErrorCode::kNotFound) throw;
-    }
-    try {
-        request_topic(dir, name, options);
-    } catch (const Error& error) {
-        // Someone else created it first, with other parameters: it exists, which is all we need.
-        if (error.code() != ErrorCode::kExists) throw;
-    }
-    return Topic::open(dir, name, open_options);
 }
 
 }  // namespace shmbus

@@ -18,11 +18,12 @@
 #include <optional>
 #include <string>
 
-#include "shmbus/format/geometry.hpp"
-#include "shmbus/format/publisher_slot.hpp"
-#include "shmbus/sync/semaphore.hpp"
+#include "shmbus/detail/format/geometry.hpp"
+#include "shmbus/detail/format/publisher_slot.hpp"
+#include "shmbus/detail/format/state_restore.hpp"
+#include "shmbus/detail/sync/semaphore.hpp"
+#include "shmbus/detail/util/topic_name.hpp"
 #include "shmbus/topic.hpp"
-#include "shmbus/util/topic_name.hpp"
 #include "topic_mapping.hpp"
 
 namespace shmbus {
@@ -101,6 +102,16 @@ class Mapping {
     std::size_t size_;
 };
 
+}  // namespace
+
+FileAccess locks_access(const FileAccess& records) noexcept {
+    FileAccess locks = records;
+    locks.mode = (records.mode & 0222) | 0200;
+    return locks;
+}
+
+namespace {
+
 /// Creates `path` at full size, with the requested owner and mode, and returns its descriptor.
 int allocate_file(const std::filesystem::path& path, std::uint64_t size, const FileAccess& access,
                   const std::string& topic) {
@@ -117,6 +128,7 @@ int allocate_file(const std::filesystem::path& path, std::uint64_t size, const F
             throw system_error(topic + ": setting the owner of " + path.string());
         }
     }
+    if (size == 0) return guard.release();
     if (const int error = ::posix_fallocate(fd, 0, static_cast<off_t>(size)); error != 0) {
         if (error == ENOSPC || error == EDQUOT || error == EFBIG) {
             throw Error(ErrorCode::kNoSpace,
@@ -173,6 +185,7 @@ void write_state(int fd, const format::TopicParameters& params, const format::Ge
     header->max_publishers = params.max_publishers;
     header->subscriber_slots_offset = geometry.subscriber_slots_offset;
     header->publisher_waits_offset = geometry.publisher_waits_offset;
+    header->incarnation = format::new_incarnation();
     auto* subscribers =
         reinterpret_cast<format::SubscriberSlot*>(map.bytes() + geometry.subscriber_slots_offset);
     for (std::uint32_t i = 0; i < params.max_subscribers; ++i) {
@@ -227,6 +240,7 @@ void create_topic(const std::filesystem::path& dir, std::string_view name,
 
     const auto records_path = build.path() / "records";
     const auto state_path = build.path() / "state";
+    const auto locks_path = build.path() / "locks";
     {
         FileDescriptor records(
             allocate_file(records_path, geometry.records_file_size, options.records, topic));
@@ -234,6 +248,10 @@ void create_topic(const std::filesystem::path& dir, std::string_view name,
         FileDescriptor state(
             allocate_file(state_path, geometry.state_file_size, options.state, topic));
         write_state(state.get(), params, geometry, topic_id, topic + ": state file");
+        // Empty: only its lock bytes, far past its end, are used. The records file's owner and
+        // group, and only its write bits, so that whoever may publish can take a lock and nobody
+        // else can open it at all (docs/FORMAT.md, "Slots and liveness").
+        FileDescriptor locks(allocate_file(locks_path, 0, locks_access(options.records), topic));
     }
     // The directory's mode decides who may reach the files at all; the files' own modes decide
     // who may do what with them.

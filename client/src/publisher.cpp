@@ -6,9 +6,9 @@
 
 #include <algorithm>
 
-#include "shmbus/ring/slots.hpp"
-#include "shmbus/ring/unblocker.hpp"
-#include "shmbus/sync/semaphore.hpp"
+#include "shmbus/detail/ring/slots.hpp"
+#include "shmbus/detail/ring/unblocker.hpp"
+#include "shmbus/detail/sync/semaphore.hpp"
 #include "topic_mapping.hpp"
 
 namespace shmbus {
@@ -39,19 +39,21 @@ Publisher::Publisher(const Topic& topic, const PublisherOptions& options)
         throw Error(ErrorCode::kPermission,
                     what + " was opened for subscribing only; open it with Access::kPublish");
     }
-    lock_fd_ = ::open(mapping.records_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-    if (lock_fd_ < 0) throw system_error(what + ": opening the records file for a slot lock");
+    // A descriptor of its own for the slot lock, on the locks file: only publishers may open it.
+    lock_fd_ = ::open(mapping.locks_path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (lock_fd_ < 0) throw system_error(what + ": opening the locks file for a slot lock");
     detail::register_lock_fd(lock_fd_);
     const ring::TopicView& view = topic.view();
     std::uint32_t index = 0;
     try {
+        watch_ = ring::SubscriberWatch(view, topic.state_fd());
         index = ring::attach_publisher_slot(view, lock_fd_);
     } catch (const Error& error) {
         detail::unregister_lock_fd(lock_fd_);
         ::close(lock_fd_);
         throw Error(error.code(), what + ": " + error.what(), error.system_errno());
     }
-    appender_ = ring::Appender(view, index);
+    appender_ = ring::Appender(view, index, &watch_);
     fork_generation_ = detail::fork_generation();
     epoch_ = detail::handle_epoch();
     sleep_mask_words_ = (view.max_subscribers + 63) / 64;
@@ -106,7 +108,7 @@ auto Publisher::wait_for_room(Attempt&& attempt, std::chrono::nanoseconds timeou
         // Off the hot path, and perhaps the reason we are held back: a subscriber that died
         // without detaching, or a publisher that died between claim and commit.
         ring::reclaim_dead_subscribers(view, topic_.state_fd());
-        (void)ring::repair_at_floor(view, topic_.records_fd());
+        (void)ring::repair_at_floor(view, topic_.locks_fd());
 
         sync::semaphore_drain(semaphore);
         sync::set_bit(view.state->blocked_publishers, index);

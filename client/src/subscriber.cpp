@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <atomic>
 
-#include "shmbus/ring/flow_control.hpp"
-#include "shmbus/ring/retention.hpp"
-#include "shmbus/ring/slots.hpp"
-#include "shmbus/sync/semaphore.hpp"
+#include "shmbus/detail/ring/flow_control.hpp"
+#include "shmbus/detail/ring/retention.hpp"
+#include "shmbus/detail/ring/slots.hpp"
+#include "shmbus/detail/sync/semaphore.hpp"
 #include "topic_mapping.hpp"
 
 namespace shmbus {
@@ -97,6 +97,8 @@ Subscriber::Subscriber(const Topic& topic, const SubscriberOptions& options)
         throw Error(error.code(), what + ": " + error.what(), error.system_errno());
     }
     slot_ = &view_.subscribers[index_];
+    slot_generation_ = slot_->generation;
+    attached_ns_ = slot_->attached_ns;
     position_ = start;
     // Registered. Any publisher whose limit ignores us computed it before our registration, from
     // a tail no later than the one we read now (seq_cst, after the seq_cst registration), and so
@@ -142,6 +144,9 @@ void Subscriber::take_from(Subscriber& other) noexcept {
     corrupt_at_ = other.corrupt_at_;
     lock_fd_ = other.lock_fd_;
     index_ = other.index_;
+    slot_generation_ = other.slot_generation_;
+    attached_ns_ = other.attached_ns_;
+    reasserted_ = other.reasserted_;
     fork_generation_ = other.fork_generation_;
     epoch_ = other.epoch_;
     blocked_mask_words_ = other.blocked_mask_words_;
@@ -173,6 +178,52 @@ void Subscriber::detach() noexcept {
     ring::detach_subscriber_slot(view_, index_);
     detail::unregister_lock_fd(lock_fd_);
     ::close(lock_fd_);
+}
+
+Status Subscriber::check_slot() noexcept {
+    // A records file truncated under us shows as zeros everywhere, the slot included.
+    if (detail::handle_epoch() != epoch_) {
+        const Status status = revalidate();
+        if (status != Status::kOk) return status;
+    }
+    // Acquire: pairs with the daemon's acq_rel compare-and-swap to EVICTED.
+    const std::uint32_t state = atomics::load_acquire(slot_->state);
+    if (state == format::kSlotActive) return Status::kOk;
+    if (state == format::kSlotEvicted) return Status::kEvicted;
+    // FREE, or a value no slot has: the state file was truncated and restored (its pages read
+    // zero) or another client scribbled on our slot. We hold the slot's lock, so it is ours.
+    reassert_slot();
+    return Status::kOk;
+}
+
+void Subscriber::reassert_slot() noexcept {
+    const detail::TopicMapping& mapping = *topic_.mapping();
+    // Whoever touched a lost page first restored the file; if nobody has yet (we read our slot
+    // from a page that survived), make sure the identity line is back for clients yet to open.
+    if (format::state_file_needs_restoring(mapping.state_restore)) {
+        (void)format::restore_state_file(mapping.state_restore);
+    }
+    // As attach_subscriber_slot writes it, from what we hold privately. Relaxed: published by the
+    // seq_cst store of ACTIVE below.
+    atomics::store_relaxed(slot_->position, position_);
+    atomics::store_relaxed(slot_->consumed, consumed_);
+    atomics::store_relaxed(slot_->lost, lost_);
+    atomics::store_relaxed(slot_->corrupt, corrupt_);
+    atomics::store_relaxed(slot_->pid, static_cast<std::uint32_t>(::getpid()));
+    atomics::store_relaxed(slot_->uid, static_cast<std::uint32_t>(::geteuid()));
+    atomics::store_relaxed(slot_->generation, slot_generation_);
+    atomics::store_relaxed(slot_->attached_ns, attached_ns_);
+    sync::semaphore_initialise(slot_->semaphore);
+    // seq_cst, state then mask bit, as at attach: a publisher computing its limit from here on
+    // counts us. One that did not in the meantime (it attached while our slot read zero, so its
+    // SubscriberWatch never saw us) computed its limit from a tail no later than the one read
+    // below, so from there on we read in place again; below it, copied and validated, as after a
+    // join (see the constructor).
+    atomics::store_seq_cst(slot_->position, position_);
+    atomics::store_seq_cst(slot_->state, format::kSlotActive);
+    sync::set_bit(view_.state->attached_subscribers, index_);
+    safe_from_ = std::max(safe_from_, atomics::load_seq_cst(view_.records->tail.position));
+    ++reasserted_;
 }
 
 Status Subscriber::revalidate() noexcept {
@@ -384,6 +435,12 @@ Status Subscriber::wait(std::chrono::nanoseconds timeout) noexcept {
         const auto woken = sync::semaphore_wait_until(semaphore, wake_by);
         sync::clear_bit(sleeping, index_);
         if (has_work()) return found_work();
+        // Once a slice: a client that cleared our attached bit (it may write the state file)
+        // would hide us from publishers that attach from now on. Put it back.
+        if (!sync::bit_is_set(view_.state->attached_subscribers, index_) &&
+            atomics::load_relaxed(slot_->state) == format::kSlotActive) {
+            sync::set_bit(view_.state->attached_subscribers, index_);
+        }
         // A file truncated while we slept: nothing will ever post the zero page we sleep on.
         if (const Status lost = found_work(); lost != Status::kOk) return lost;
         // A whole slice with nothing: is this position a frame's at all? Let poll() move on.

@@ -12,10 +12,11 @@
 #include <cstring>
 #include <system_error>
 
-#include "shmbus/format/geometry.hpp"
-#include "shmbus/format/lock_bytes.hpp"
-#include "shmbus/sync/ofd_lock.hpp"
-#include "shmbus/util/topic_name.hpp"
+#include "shmbus/detail/format/geometry.hpp"
+#include "shmbus/detail/format/lock_bytes.hpp"
+#include "shmbus/detail/format/state_restore.hpp"
+#include "shmbus/detail/sync/ofd_lock.hpp"
+#include "shmbus/detail/util/topic_name.hpp"
 #include "sigbus_guard.hpp"
 #include "topic_mapping.hpp"
 
@@ -33,6 +34,7 @@ TopicMapping::~TopicMapping() {
     }
     if (records_fd >= 0) ::close(records_fd);
     if (state_fd >= 0) ::close(state_fd);
+    if (locks_fd >= 0) ::close(locks_fd);
 }
 
 std::string describe(std::string_view name, const std::filesystem::path& dir) {
@@ -56,8 +58,31 @@ void read_header(int fd, void* into, std::size_t size, const std::string& what) 
 
 ErrorCode code_for_header_problem(std::uint64_t magic, std::uint64_t expected_magic,
                                   std::uint32_t version) {
-    if (magic == expected_magic && version != format::kFormatVersion) return ErrorCode::kVersion;
+    if (magic == expected_magic && version != format::kFormatVersion) {
+        return ErrorCode::kIncompatible;
+    }
     return ErrorCode::kFormat;
+}
+
+/// Refuses a file whose format version is not the one both this library and the code that
+/// called it (whose inlined protocol will walk the file) were built for.
+void require_format(std::uint64_t magic, std::uint64_t expected_magic, std::uint32_t version,
+                    std::uint32_t compiled_format, const std::string& what) {
+    if (compiled_format != format::kFormatVersion) {
+        throw Error(ErrorCode::kIncompatible,
+                    what + ": this program was built for topic format version " +
+                        std::to_string(compiled_format) +
+                        ", but the libshmbus it runs with reads " + "version " +
+                        std::to_string(format::kFormatVersion) + " (the file is version " +
+                        std::to_string(version) + "); rebuild the program against this libshmbus");
+    }
+    if (magic == expected_magic && version != format::kFormatVersion) {
+        throw Error(ErrorCode::kIncompatible,
+                    what + ": format version " + std::to_string(version) +
+                        ", but this build reads version " + std::to_string(format::kFormatVersion) +
+                        " (docs/COMPATIBILITY.md: recreate the topic with this version's "
+                        "shmbusd or shmbus create)");
+    }
 }
 
 std::uint64_t file_size(int fd, const std::string& what) {
@@ -106,8 +131,8 @@ std::filesystem::path default_bus_directory() {
     return "/run/shmbus";
 }
 
-Topic Topic::open(const std::filesystem::path& dir, std::string_view name,
-                  const OpenOptions& options) {
+Topic Topic::open_for_format(const std::filesystem::path& dir, std::string_view name,
+                             const OpenOptions& options, std::uint32_t compiled_format) {
     require_valid_topic_name(name);
     auto mapping = std::make_shared<detail::TopicMapping>();
     mapping->name = std::string(name);
@@ -115,6 +140,7 @@ Topic Topic::open(const std::filesystem::path& dir, std::string_view name,
     mapping->access = options.access;
     mapping->records_path = dir / mapping->name / "records";
     mapping->state_path = dir / mapping->name / "state";
+    mapping->locks_path = dir / mapping->name / "locks";
     const std::string topic = detail::describe(name, dir);
     const bool writes_records = options.access != Access::kSubscribe;
 
@@ -140,6 +166,8 @@ Topic Topic::open(const std::filesystem::path& dir, std::string_view name,
     auto records_header = std::make_unique<format::RecordsHeader>();
     read_header(mapping->records_fd, records_header.get(), sizeof(format::RecordsHeader),
                 records_what);
+    require_format(records_header->magic, format::kRecordsMagic, records_header->format_version,
+                   compiled_format, records_what);
     if (auto problem = format::check_records_header(*records_header, records_size)) {
         throw Error(code_for_header_problem(records_header->magic, format::kRecordsMagic,
                                             records_header->format_version),
@@ -148,6 +176,20 @@ Topic Topic::open(const std::filesystem::path& dir, std::string_view name,
 
     mapping->state_fd = open_file(mapping->state_path, O_RDWR, "state file", topic, "read-write");
     const std::string state_what = topic + ": state file " + mapping->state_path.string();
+    (void)file_size(mapping->state_fd, state_what);  // a regular file, before anything else
+    // A state file that someone truncated, or whose header reads zero, is made whole again from
+    // the records header (all of its identity is derived from it): truncating the file every
+    // client must write costs the slots in it, never the topic (docs/SECURITY.md).
+    const format::TopicParameters params = format::parameters_of(*records_header);
+    const format::Geometry geometry = format::compute_geometry(params);
+    mapping->state_restore.fd = mapping->state_fd;
+    mapping->state_restore.size = geometry.state_file_size;
+    mapping->state_restore.identity = format::expected_state_identity(*records_header);
+    if (format::state_file_needs_restoring(mapping->state_restore)) {
+        if (!format::restore_state_file(mapping->state_restore)) {
+            throw system_error(state_what + ": restoring its size and header");
+        }
+    }
     const std::uint64_t state_size = file_size(mapping->state_fd, state_what);
     auto state_header = std::make_unique<format::StateHeader>();
     read_header(mapping->state_fd, state_header.get(), sizeof(format::StateHeader), state_what);
@@ -157,18 +199,27 @@ Topic Topic::open(const std::filesystem::path& dir, std::string_view name,
                     state_what + ": " + *problem);
     }
 
+    // The locks file holds the publisher slot locks and the repair lock. Only publishers and the
+    // daemon may open it, and only for writing, so nobody who may merely read the topic can take
+    // one of those locks, not even a read lock (docs/SECURITY.md).
+    if (writes_records) {
+        mapping->locks_fd =
+            open_file(mapping->locks_path, O_WRONLY, "locks file", topic, "write (publish)");
+        (void)file_size(mapping->locks_fd, topic + ": locks file " + mapping->locks_path.string());
+    }
+
     // Map, then build the view from the copies we validated, never from the mapping.
-    const format::TopicParameters params = format::parameters_of(*records_header);
-    const format::Geometry geometry = format::compute_geometry(params);
     mapping->records_size = geometry.records_file_size;
     mapping->records_map = map_file(mapping->records_fd, mapping->records_size, writes_records,
                                     options.prefault, records_what);
     mapping->state_size = geometry.state_file_size;
     mapping->state_map =
         map_file(mapping->state_fd, mapping->state_size, true, options.prefault, state_what);
-    // A file truncated under us from here on costs this topic, not the process.
-    detail::guard_mapping(mapping->records_map, mapping->records_size, &mapping->lost);
-    detail::guard_mapping(mapping->state_map, mapping->state_size, &mapping->lost);
+    // A records file truncated under us from here on costs this topic, not the process; a state
+    // file truncated under us is made whole again by whoever touches it first.
+    detail::guard_mapping(mapping->records_map, mapping->records_size, &mapping->lost, nullptr);
+    detail::guard_mapping(mapping->state_map, mapping->state_size, &mapping->lost,
+                          &mapping->state_restore);
 
     auto* records_base = static_cast<std::byte*>(mapping->records_map);
     auto* state_base = static_cast<std::byte*>(mapping->state_map);
@@ -210,6 +261,19 @@ int Topic::records_fd() const noexcept {
 }
 int Topic::state_fd() const noexcept {
     return mapping_->state_fd;
+}
+int Topic::locks_fd() const noexcept {
+    return mapping_->locks_fd;
+}
+
+bool restore_state_file(const Topic& topic) {
+    const format::StateRestore& restore = topic.mapping()->state_restore;
+    if (!format::state_file_needs_restoring(restore)) return false;
+    if (!format::restore_state_file(restore)) {
+        throw system_error(detail::describe(topic.name(), topic.directory()) +
+                           ": restoring the state file's size and header");
+    }
+    return true;
 }
 
 std::vector<std::string> list_topics(const std::filesystem::path& dir) {

@@ -6,7 +6,8 @@
 #include <filesystem>
 #include <string>
 
-#include "shmbus/ring/topic_view.hpp"
+#include "shmbus/detail/format/state_restore.hpp"
+#include "shmbus/detail/ring/topic_view.hpp"
 #include "shmbus/topic.hpp"
 
 namespace shmbus::detail {
@@ -21,16 +22,21 @@ struct TopicMapping {
     std::filesystem::path directory;
     std::filesystem::path records_path;
     std::filesystem::path state_path;
+    std::filesystem::path locks_path;
     Access access = Access::kSubscribe;
     int records_fd = -1;  // holds the shared init lock while the topic is open
     int state_fd = -1;
+    int locks_fd = -1;  // publishers and admins only: the locks file, opened write-only
     void* records_map = nullptr;
     std::size_t records_size = 0;
     void* state_map = nullptr;
     std::size_t state_size = 0;
     ring::TopicView view{};
-    /// Set by the SIGBUS guard when a file was truncated under us (client/src/sigbus_guard.cpp).
+    /// Set by the SIGBUS guard when the records file was truncated under us, or the state file
+    /// could not be restored (client/src/sigbus_guard.cpp).
     std::atomic<bool> lost{false};
+    /// How the SIGBUS guard and its callers put a truncated state file back.
+    format::StateRestore state_restore;
 };
 
 /// "topic 'NAME' in DIR": how messages name a topic.

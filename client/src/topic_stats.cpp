@@ -1,9 +1,9 @@
 #include "shmbus/topic_stats.hpp"
 
-#include "shmbus/format/publisher_slot.hpp"
-#include "shmbus/ring/slots.hpp"
-#include "shmbus/ring/tail.hpp"
-#include "shmbus/util/atomic.hpp"
+#include "shmbus/detail/format/publisher_slot.hpp"
+#include "shmbus/detail/ring/slots.hpp"
+#include "shmbus/detail/ring/tail.hpp"
+#include "shmbus/detail/util/atomic.hpp"
 
 namespace shmbus {
 
@@ -40,7 +40,7 @@ TopicStats collect_stats(const Topic& topic) {
         info.slot = i;
         info.pid = slot.pid;
         info.uid = slot.uid;
-        info.alive = ring::publisher_alive(topic.records_fd(), i);
+        if (topic.locks_fd() >= 0) info.alive = ring::publisher_alive(topic.locks_fd(), i);
         info.published = atomics::load_relaxed(slot.published);
         info.attached_ns = slot.attached_ns;
         stats.published += info.published;

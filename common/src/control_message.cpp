@@ -4,7 +4,7 @@
 #include <map>
 #include <utility>
 
-#include "shmbus/control/message.hpp"
+#include "shmbus/detail/control/message.hpp"
 
 namespace shmbus::control {
 namespace {
@@ -15,7 +15,7 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 10> kCodeNames{{
     {ErrorCode::kExists, "exists"},
     {ErrorCode::kPermission, "permission"},
     {ErrorCode::kFormat, "format"},
-    {ErrorCode::kVersion, "version"},
+    {ErrorCode::kIncompatible, "version"},
     {ErrorCode::kNoSpace, "no_space"},
     {ErrorCode::kNoSlot, "no_slot"},
     {ErrorCode::kBusy, "busy"},

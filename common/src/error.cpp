@@ -1,4 +1,4 @@
-#include "shmbus/util/error.hpp"
+#include "shmbus/error.hpp"
 
 #include <cstring>
 #include <string>
@@ -55,7 +55,7 @@ std::string_view to_string(ErrorCode code) noexcept {
             return "permission denied";
         case ErrorCode::kFormat:
             return "bad file format";
-        case ErrorCode::kVersion:
+        case ErrorCode::kIncompatible:
             return "unsupported format version";
         case ErrorCode::kNoSpace:
             return "no space left";

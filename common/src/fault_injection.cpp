@@ -1,5 +1,5 @@
-// Test builds only: see shmbus/util/fault_injection.hpp.
-#include "shmbus/util/fault_injection.hpp"
+// Test builds only: see shmbus/detail/util/fault_injection.hpp.
+#include "shmbus/detail/util/fault_injection.hpp"
 
 #if defined(SHMBUS_FAULT_INJECTION)
 

@@ -1,11 +1,11 @@
-#include "shmbus/format/geometry.hpp"
+#include "shmbus/detail/format/geometry.hpp"
 
 #include <bit>
 #include <cstring>
 #include <string>
 
-#include "shmbus/format/frame_header.hpp"
-#include "shmbus/format/publisher_slot.hpp"
+#include "shmbus/detail/format/frame_header.hpp"
+#include "shmbus/detail/format/publisher_slot.hpp"
 
 namespace shmbus::format {
 namespace {

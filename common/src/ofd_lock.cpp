@@ -1,4 +1,4 @@
-#include "shmbus/sync/ofd_lock.hpp"
+#include "shmbus/detail/sync/ofd_lock.hpp"
 
 #include <fcntl.h>
 

@@ -1,6 +1,9 @@
-#include "shmbus/sync/semaphore.hpp"
+#include "shmbus/detail/sync/semaphore.hpp"
 
+#include <linux/futex.h>
 #include <semaphore.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -44,9 +47,22 @@ Semaphore& at(std::uint8_t* storage) noexcept {
     return *std::launder(reinterpret_cast<Semaphore*>(storage));
 }
 
-// The same bytes as glibc sees them, for the wait (see the header on why not Boost's timed_wait).
-sem_t* native(std::uint8_t* storage) noexcept {
-    return std::launder(reinterpret_cast<sem_t*>(storage));
+constexpr unsigned kWaiterShift = 32;  // glibc's SEM_NWAITERS_SHIFT
+constexpr std::uint64_t kOneWaiter = std::uint64_t{1} << kWaiterShift;
+constexpr std::uint64_t kCountMask = 0xffffffffu;
+
+std::atomic_ref<std::uint64_t> data_of(std::uint8_t* storage) noexcept {
+    return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(storage));
+}
+
+/// Sleeps on the count word while it reads 0, until `until` (CLOCK_MONOTONIC). 0 or an errno.
+int futex_wait_zero(std::uint8_t* storage, const timespec& until) noexcept {
+    // The count is the low half of the 64-bit word (little-endian). Not FUTEX_PRIVATE_FLAG: the
+    // semaphore is process-shared, as glibc's sem_post for it wakes. FUTEX_WAIT_BITSET takes an
+    // absolute deadline, on CLOCK_MONOTONIC without FUTEX_CLOCK_REALTIME.
+    const long result = ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(storage),
+                                  FUTEX_WAIT_BITSET, 0u, &until, nullptr, FUTEX_BITSET_MATCH_ANY);
+    return result == 0 ? 0 : errno;
 }
 
 }  // namespace
@@ -92,6 +108,13 @@ void semaphore_drain(std::uint8_t* storage) noexcept {
     semaphore_initialise(storage);
 }
 
+// The wait is glibc's sem_clockwait for a 64-bit process-shared semaphore, step for step, so
+// that it pairs with sem_post (Boost's post): announce a waiter in the high half of the word,
+// take a post from the low half with a compare-and-swap, and sleep on the low half while it reads
+// zero. It is written out here, not called, for one reason: glibc aborts the process when the
+// futex call fails with EFAULT, and a state file truncated between the announcement and the call
+// (by any client, subscribers included) makes it fail so. Here that is an error the caller
+// handles: the next access to the file faults, and the SIGBUS guard restores it.
 WaitOutcome semaphore_wait_until(std::uint8_t* storage,
                                  std::chrono::steady_clock::time_point deadline) noexcept {
     if (!semaphore_well_formed(storage)) semaphore_initialise(storage);
@@ -99,15 +122,37 @@ WaitOutcome semaphore_wait_until(std::uint8_t* storage,
     const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_boot);
     const timespec until{.tv_sec = static_cast<time_t>(seconds.count()),
                          .tv_nsec = static_cast<long>((since_boot - seconds).count())};
-    if (::sem_clockwait(native(storage), CLOCK_MONOTONIC, &until) == 0) return WaitOutcome::kPosted;
-    switch (errno) {
-        case ETIMEDOUT:
-            return WaitOutcome::kTimedOut;
-        case EINTR:
-            return WaitOutcome::kInterrupted;
-        default:
-            return WaitOutcome::kError;
+    const auto data = data_of(storage);
+    // Relaxed, as in glibc: the waiter count only tells posters to make the futex call; the
+    // acquire compare-and-swap below is what pairs with the post's release.
+    std::uint64_t word = data.fetch_add(kOneWaiter, std::memory_order_relaxed) + kOneWaiter;
+    WaitOutcome outcome = WaitOutcome::kPosted;
+    for (;;) {
+        if ((word & kCountMask) != 0) {
+            // Acquire: pairs with sem_post's release compare-and-swap of the count.
+            if (data.compare_exchange_weak(word, word - 1 - kOneWaiter, std::memory_order_acquire,
+                                           std::memory_order_relaxed)) {
+                return WaitOutcome::kPosted;  // took a post, and our waiter mark with it
+            }
+            continue;
+        }
+        const int error = futex_wait_zero(storage, until);
+        if (error == ETIMEDOUT) {
+            outcome = WaitOutcome::kTimedOut;
+            break;
+        }
+        if (error == EINTR) {
+            outcome = WaitOutcome::kInterrupted;
+            break;
+        }
+        if (error != 0 && error != EAGAIN) {
+            outcome = WaitOutcome::kError;  // EFAULT: the page is gone (a truncated file)
+            break;
+        }
+        word = data.load(std::memory_order_relaxed);
     }
+    data.fetch_sub(kOneWaiter, std::memory_order_relaxed);
+    return outcome;
 }
 
 }  // namespace shmbus::sync

@@ -1,4 +1,4 @@
-#include "shmbus/ring/slots.hpp"
+#include "shmbus/detail/ring/slots.hpp"
 
 #include <time.h>
 #include <unistd.h>
@@ -6,15 +6,15 @@
 #include <mutex>
 #include <string>
 
-#include "shmbus/format/frame_header.hpp"
-#include "shmbus/format/lock_bytes.hpp"
-#include "shmbus/format/publisher_slot.hpp"
-#include "shmbus/ring/tail.hpp"
-#include "shmbus/sync/ofd_lock.hpp"
-#include "shmbus/sync/semaphore.hpp"
-#include "shmbus/sync/wake_masks.hpp"
-#include "shmbus/util/atomic.hpp"
-#include "shmbus/util/error.hpp"
+#include "shmbus/detail/format/frame_header.hpp"
+#include "shmbus/detail/format/lock_bytes.hpp"
+#include "shmbus/detail/format/publisher_slot.hpp"
+#include "shmbus/detail/ring/tail.hpp"
+#include "shmbus/detail/sync/ofd_lock.hpp"
+#include "shmbus/detail/sync/semaphore.hpp"
+#include "shmbus/detail/sync/wake_masks.hpp"
+#include "shmbus/detail/util/atomic.hpp"
+#include "shmbus/error.hpp"
 
 namespace shmbus::ring {
 namespace {
@@ -34,8 +34,12 @@ std::mutex& reclaim_mutex() {
 }
 
 bool probe_alive(int fd, std::uint32_t index) noexcept {
-    // An error probing counts as alive: never reclaim what we cannot prove dead.
-    return sync::probe_byte(fd, format::slot_lock_byte(index), sync::LockKind::kWrite) !=
+    // Is a *write* lock held on the slot's byte? Asking whether a read lock could be had tells
+    // exactly that: read locks never conflict with one. An owner holds a write lock, and a read
+    // lock is all that another client of the state file can take on a byte it does not own
+    // (format/lock_bytes.hpp). An error probing counts as alive: never reclaim what we cannot
+    // prove dead.
+    return sync::probe_byte(fd, format::slot_lock_byte(index), sync::LockKind::kRead) !=
            sync::Probe::kFree;
 }
 
@@ -68,6 +72,24 @@ void clear_subscriber(const TopicView& view, std::uint32_t index) noexcept {
     sync::clear_bit(view.state->attached_subscribers, index);
     sync::clear_bit(view.state->sleeping_subscribers, index);
     atomics::store_release(slot.state, format::kSlotFree);
+}
+
+bool reclaim_squatted_subscriber(const TopicView& view, std::uint32_t index,
+                                 const std::function<void(const ReclaimedSlot&)>& on_reclaim) {
+    format::SubscriberSlot& slot = view.subscribers[index];
+    std::uint32_t state = atomics::load_acquire(slot.state);
+    if (state == format::kSlotFree) return false;
+    const ReclaimedSlot info{true, index, slot.pid, slot.uid, atomics::load_relaxed(slot.position)};
+    // acq_rel: whoever wins frees the slot once; publishers that load FREE stop counting it.
+    if (!atomics::compare_exchange_acq_rel(slot.state, state, format::kSlotFree)) return false;
+    sync::clear_bit(view.state->attached_subscribers, index);
+    sync::clear_bit(view.state->sleeping_subscribers, index);
+    fold_subscriber_counters(view, slot);
+    atomics::store_relaxed(slot.consumed, std::uint64_t{0});
+    atomics::store_relaxed(slot.lost, std::uint64_t{0});
+    atomics::fetch_add_relaxed(view.state->reclaimed_slots, std::uint64_t{1});
+    if (on_reclaim) on_reclaim(info);
+    return true;
 }
 
 }  // namespace
@@ -171,8 +193,17 @@ std::uint32_t reclaim_dead_subscribers(
     for (std::uint32_t index = 0; index < view.max_subscribers; ++index) {
         format::SubscriberSlot& slot = view.subscribers[index];
         if (atomics::load_acquire(slot.state) == format::kSlotFree) continue;
-        if (sync::try_lock_byte(state_fd, format::slot_lock_byte(index), sync::LockKind::kWrite) !=
-            sync::LockResult::kAcquired) {
+        const auto locked =
+            sync::try_lock_byte(state_fd, format::slot_lock_byte(index), sync::LockKind::kWrite);
+        if (locked == sync::LockResult::kConflict && !probe_alive(state_fd, index)) {
+            // No owner, but somebody holds a read lock on the byte: a client squatting on a dead
+            // subscriber's slot. That lock keeps everyone from the slot, including a new owner,
+            // so the slot can be freed without it; the compare-and-swap settles a race with a
+            // reclaimer in another process.
+            if (reclaim_squatted_subscriber(view, index, on_reclaim)) ++reclaimed;
+            continue;
+        }
+        if (locked != sync::LockResult::kAcquired) {
             continue;  // alive (or a probe error: never reclaim what we cannot prove dead)
         }
         if (atomics::load_acquire(slot.state) != format::kSlotFree) {
@@ -191,15 +222,15 @@ std::uint32_t reclaim_dead_subscribers(
     return reclaimed;
 }
 
-std::uint32_t reclaim_dead_publishers(const TopicView& view, int records_fd,
+std::uint32_t reclaim_dead_publishers(const TopicView& view, int locks_fd,
                                       const std::function<void(const ReclaimedSlot&)>& on_reclaim) {
     std::lock_guard<std::mutex> guard(reclaim_mutex());
     std::uint32_t reclaimed = 0;
     for (std::uint32_t index = 0; index < view.max_publishers; ++index) {
         format::PublisherSlot& slot = view.publishers[index];
         if (atomics::load_acquire(slot.state) == format::kSlotFree) continue;
-        if (sync::try_lock_byte(records_fd, format::slot_lock_byte(index),
-                                sync::LockKind::kWrite) != sync::LockResult::kAcquired) {
+        if (sync::try_lock_byte(locks_fd, format::slot_lock_byte(index), sync::LockKind::kWrite) !=
+            sync::LockResult::kAcquired) {
             continue;
         }
         if (atomics::load_acquire(slot.state) != format::kSlotFree &&
@@ -215,7 +246,7 @@ std::uint32_t reclaim_dead_publishers(const TopicView& view, int records_fd,
             ++reclaimed;
             if (on_reclaim) on_reclaim(info);
         }
-        sync::unlock_byte(records_fd, format::slot_lock_byte(index));
+        sync::unlock_byte(locks_fd, format::slot_lock_byte(index));
     }
     return reclaimed;
 }
@@ -236,8 +267,8 @@ bool subscriber_alive(int state_fd, std::uint32_t index) noexcept {
     return probe_alive(state_fd, index);
 }
 
-bool publisher_alive(int records_fd, std::uint32_t index) noexcept {
-    return probe_alive(records_fd, index);
+bool publisher_alive(int locks_fd, std::uint32_t index) noexcept {
+    return probe_alive(locks_fd, index);
 }
 
 }  // namespace shmbus::ring

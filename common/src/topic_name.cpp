@@ -1,6 +1,6 @@
-#include "shmbus/util/topic_name.hpp"
+#include "shmbus/detail/util/topic_name.hpp"
 
-#include "shmbus/util/error.hpp"
+#include "shmbus/error.hpp"
 
 namespace shmbus {
 namespace {

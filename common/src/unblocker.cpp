@@ -1,15 +1,15 @@
-#include "shmbus/ring/unblocker.hpp"
+#include "shmbus/detail/ring/unblocker.hpp"
 
 #include <atomic>
 #include <mutex>
 
-#include "shmbus/format/lock_bytes.hpp"
-#include "shmbus/format/publisher_slot.hpp"
-#include "shmbus/ring/flow_control.hpp"
-#include "shmbus/ring/frame_inspect.hpp"
-#include "shmbus/ring/tail.hpp"
-#include "shmbus/sync/ofd_lock.hpp"
-#include "shmbus/util/atomic.hpp"
+#include "shmbus/detail/format/lock_bytes.hpp"
+#include "shmbus/detail/format/publisher_slot.hpp"
+#include "shmbus/detail/ring/flow_control.hpp"
+#include "shmbus/detail/ring/frame_inspect.hpp"
+#include "shmbus/detail/ring/tail.hpp"
+#include "shmbus/detail/sync/ofd_lock.hpp"
+#include "shmbus/detail/util/atomic.hpp"
 
 namespace shmbus::ring {
 namespace {
@@ -51,7 +51,7 @@ bool lapped(const TopicView& view, std::uint64_t position) noexcept {
 
 }  // namespace
 
-RepairReport repair_at_floor(const TopicView& view, int records_fd) noexcept {
+RepairReport repair_at_floor(const TopicView& view, int locks_fd) noexcept {
     RepairReport report;
     std::uint64_t tail = boundary_at_or_before(load_tail_position(view.records->tail));
     std::uint64_t floor = advance_commit_floor(view, tail);
@@ -60,7 +60,7 @@ RepairReport repair_at_floor(const TopicView& view, int records_fd) noexcept {
     // the ring. Nothing to repair.
     if (floor >= tail || floor % format::kFrameAlignment != 0) return report;
 
-    RepairLock lock(records_fd);
+    RepairLock lock(locks_fd);
     if (!lock.held()) {
         report.outcome = RepairOutcome::kBusy;
         return report;
@@ -97,7 +97,7 @@ RepairReport repair_at_floor(const TopicView& view, int records_fd) noexcept {
     if (lap_end < end) end = lap_end;
     for (std::uint32_t slot = 0; slot < view.max_publishers; ++slot) {
         const auto probe =
-            sync::probe_byte(records_fd, format::slot_lock_byte(slot), sync::LockKind::kWrite);
+            sync::probe_byte(locks_fd, format::slot_lock_byte(slot), sync::LockKind::kWrite);
         if (probe == sync::Probe::kError) {
             report.outcome = RepairOutcome::kError;
             return report;

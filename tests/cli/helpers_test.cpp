@@ -217,7 +217,7 @@ TEST_CASE("every library error code maps to its documented exit status") {
     CHECK(exit_status_for(ErrorCode::kNotFound) == ExitStatus::kNotFound);
     CHECK(exit_status_for(ErrorCode::kPermission) == ExitStatus::kPermission);
     CHECK(exit_status_for(ErrorCode::kFormat) == ExitStatus::kBadFile);
-    CHECK(exit_status_for(ErrorCode::kVersion) == ExitStatus::kBadFile);
+    CHECK(exit_status_for(ErrorCode::kIncompatible) == ExitStatus::kBadFile);
     CHECK(exit_status_for(ErrorCode::kNoSpace) == ExitStatus::kNoSpace);
     CHECK(exit_status_for(ErrorCode::kNoSlot) == ExitStatus::kBusy);
     CHECK(exit_status_for(ErrorCode::kBusy) == ExitStatus::kBusy);

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "json_value.hpp"
-#include "shmbus/ring/slots.hpp"
+#include "shmbus/detail/ring/slots.hpp"
 #include "support/bus_directory.hpp"
 #include "tool.hpp"
 
@@ -271,11 +271,12 @@ TEST_CASE("an evicted subscriber says so and exits with status 9") {
 
 /// The pid of the one publisher attached to topic `name`, once there is one.
 std::uint32_t wait_for_publisher(const std::filesystem::path& dir, const std::string& name) {
-    const Topic topic = Topic::open(dir, name, {.access = Access::kSubscribe});
+    // Publish access: a publisher's liveness is probed through the locks file.
+    const Topic topic = Topic::open(dir, name, {.access = Access::kPublish});
     const auto deadline = Clock::now() + 20s;
     for (;;) {
         const TopicStats stats = collect_stats(topic);
-        if (stats.publishers.size() == 1 && stats.publishers[0].alive) {
+        if (stats.publishers.size() == 1 && stats.publishers[0].alive == true) {
             return stats.publishers[0].pid;
         }
         REQUIRE_MESSAGE(Clock::now() < deadline, "no publisher attached to '" << name << "'");

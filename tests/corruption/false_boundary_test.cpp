@@ -3,8 +3,8 @@
 // keyed in their top bits (format/frame_header.hpp) so that small integers never match.
 #include <doctest/doctest.h>
 
-#include <shmbus/format/frame_header.hpp>
-#include <shmbus/ring/retention.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
+#include <shmbus/detail/ring/retention.hpp>
 #include <shmbus/shmbus.hpp>
 #include <vector>
 

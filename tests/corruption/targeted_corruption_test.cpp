@@ -11,12 +11,12 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <shmbus/format/frame_header.hpp>
-#include <shmbus/format/records_header.hpp>
-#include <shmbus/format/state_layout.hpp>
-#include <shmbus/ring/unblocker.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
+#include <shmbus/detail/format/records_header.hpp>
+#include <shmbus/detail/format/state_layout.hpp>
+#include <shmbus/detail/ring/unblocker.hpp>
+#include <shmbus/detail/util/atomic.hpp>
 #include <shmbus/shmbus.hpp>
-#include <shmbus/util/atomic.hpp>
 #include <vector>
 
 #include "support/bus_directory.hpp"
@@ -209,8 +209,7 @@ TEST_CASE(
         auto reading = topic.read();
         CHECK(reading.counters == std::vector<std::uint64_t>{0, 1, 2, 3});
         CHECK(topic.subscriber.position() == topic.positions[4]);
-        const auto report =
-            shmbus::ring::repair_at_floor(topic.view(), topic.writable.records_fd());
+        const auto report = shmbus::ring::repair_at_floor(topic.view(), topic.writable.locks_fd());
         CHECK(report.outcome == shmbus::ring::RepairOutcome::kRepaired);
         CHECK(report.position == topic.positions[4]);
         reading = topic.read();
@@ -265,14 +264,59 @@ TEST_CASE("a tail thrown backwards never makes a subscriber crash, hang or deliv
     });
 }
 
-TEST_CASE("a subscriber whose slot state is overwritten reports kEvicted") {
-    in_both_modes([](Damaged& topic) {
-        topic.view().subscribers[topic.subscriber.slot()].state = 0x1234;
-        const auto reading = topic.read();
-        CHECK(reading.counters.empty());
-        CHECK(reading.saw_other_status);
-        CHECK(topic.subscriber.wait(10ms) == Status::kOk);
-    });
+TEST_CASE(
+    "a subscriber whose slot another client overwrote or zeroed puts it back and reads on, and "
+    "publishers never lost it") {
+    for (const std::uint32_t scribble : {0x1234u, 0u}) {
+        CAPTURE(scribble);
+        in_both_modes([scribble](Damaged& topic) {
+            const std::uint32_t slot = topic.subscriber.slot();
+            auto& subscriber_slot = topic.view().subscribers[slot];
+            const std::uint64_t position = subscriber_slot.position;
+            // Zeroed as a truncation would leave it, or a state no slot has; and the attached
+            // bit cleared, so only the publisher's own memory of the subscriber is left.
+            std::memset(&subscriber_slot, 0, sizeof subscriber_slot);
+            subscriber_slot.state = scribble;
+            topic.view().state->attached_subscribers[slot / 64] = 0;
+            topic.publish(kRecords);
+            // The subscriber finds its slot wrong at its next poll, writes it back whole, and
+            // reads every record.
+            const auto reading = topic.read();
+            CHECK(reading.counters.size() == kRecords + 1);
+            CHECK(reading.damaged_deliveries == 0);
+            CHECK_FALSE(reading.saw_other_status);
+            CHECK(topic.subscriber.slot_restorations() == 1);
+            CHECK(subscriber_slot.state == shmbus::format::kSlotActive);
+            CHECK(subscriber_slot.position > position);
+            CHECK((topic.view().state->attached_subscribers[slot / 64] >> (slot % 64) & 1) == 1);
+            topic.publish(kRecords + 1);
+            CHECK(topic.read().counters == std::vector<std::uint64_t>{kRecords + 1});
+        });
+    }
+}
+
+TEST_CASE(
+    "a block publisher holds to a live subscriber whose slot was wiped, and goes on once the "
+    "subscriber puts it back") {
+    Damaged topic(shmbus::Policy::kBlock);
+    // The subscriber has read nothing of records 0..9; its slot is wiped, as a truncated state
+    // file would leave it.
+    const std::uint32_t slot = topic.subscriber.slot();
+    std::memset(&topic.view().subscribers[slot], 0, sizeof(shmbus::format::SubscriberSlot));
+    topic.view().state->attached_subscribers[slot / 64] = 0;
+    // Believing the slot, the publisher would fill the ring over the unread records. It remembers
+    // the subscriber instead, finds its slot lock held, and stops where the ring is full.
+    std::uint64_t counter = kRecords;
+    while (topic.try_publish(counter, 0ns) == Status::kOk)
+        ++counter;
+    CHECK(topic.try_publish(counter, 0ns) == Status::kBackPressured);
+    const auto reading = topic.read();
+    CHECK(reading.damaged_deliveries == 0);
+    REQUIRE(reading.counters.size() == counter);
+    for (std::uint64_t i = 0; i < counter; ++i)
+        CHECK(reading.counters[i] == i);
+    CHECK(topic.subscriber.lost() == 0);
+    CHECK(topic.try_publish(counter, 0ns) == Status::kOk);
 }
 
 TEST_CASE("a sleeping-subscriber mask full of bits costs publishers a few posts, nothing more") {

@@ -3,10 +3,10 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
-#include <shmbus/format/frame_header.hpp>
-#include <shmbus/ring/flow_control.hpp>
-#include <shmbus/ring/tail.hpp>
-#include <shmbus/util/atomic.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
+#include <shmbus/detail/ring/flow_control.hpp>
+#include <shmbus/detail/ring/tail.hpp>
+#include <shmbus/detail/util/atomic.hpp>
 #include <sstream>
 #include <stdexcept>
 
@@ -278,8 +278,9 @@ std::string describe_floor(const Topic& topic) {
          << "; unblocked " << atomics::load_relaxed(view.records->unblocked_claims);
     const TopicStats stats = collect_stats(topic);
     for (const PublisherInfo& publisher : stats.publishers) {
-        text << "; publisher slot " << publisher.slot << (publisher.alive ? " alive" : " dead")
-             << ", intent " << claim_intent(topic, publisher.slot);
+        text << "; publisher slot " << publisher.slot
+             << (publisher.alive.value_or(false) ? " alive" : " dead") << ", intent "
+             << claim_intent(topic, publisher.slot);
     }
     for (const SubscriberInfo& subscriber : stats.subscribers) {
         text << "; subscriber slot " << subscriber.slot << (subscriber.alive ? " alive" : " dead")

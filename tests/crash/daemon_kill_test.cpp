@@ -17,7 +17,7 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
-#include <shmbus/format/publisher_slot.hpp>
+#include <shmbus/detail/format/publisher_slot.hpp>
 #include <string>
 
 #include "crash_harness.hpp"

@@ -4,7 +4,7 @@
 #undef SHMBUS_FAULT_INJECTION
 #include <doctest/doctest.h>
 
-#include <shmbus/util/fault_injection.hpp>
+#include <shmbus/detail/util/fault_injection.hpp>
 #include <string_view>
 
 namespace {

@@ -27,8 +27,8 @@
 
 #include <cstdio>
 #include <optional>
-#include <shmbus/format/state_layout.hpp>
-#include <shmbus/util/atomic.hpp>
+#include <shmbus/detail/format/state_layout.hpp>
+#include <shmbus/detail/util/atomic.hpp>
 #include <string>
 #include <vector>
 

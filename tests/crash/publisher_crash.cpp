@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
-#include <shmbus/format/publisher_slot.hpp>
+#include <shmbus/detail/format/publisher_slot.hpp>
 
 #include "crash_harness.hpp"
 #include "support/bus_directory.hpp"

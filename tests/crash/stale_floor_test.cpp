@@ -7,10 +7,10 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
-#include <shmbus/format/frame_header.hpp>
-#include <shmbus/ring/unblocker.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
+#include <shmbus/detail/ring/unblocker.hpp>
+#include <shmbus/detail/util/atomic.hpp>
 #include <shmbus/shmbus.hpp>
-#include <shmbus/util/atomic.hpp>
 
 #include "crash_harness.hpp"
 #include "support/bus_directory.hpp"
@@ -56,7 +56,7 @@ TEST_CASE(
     REQUIRE(crash::tail_position(topic) == dead_at + kCapacity);
 
     const shmbus::ring::RepairReport report =
-        shmbus::ring::repair_at_floor(topic.view(), topic.records_fd());
+        shmbus::ring::repair_at_floor(topic.view(), topic.locks_fd());
     CHECK(report.outcome == shmbus::ring::RepairOutcome::kRepaired);
     CHECK(report.position == dead_at);
     CHECK(report.bytes == 64);

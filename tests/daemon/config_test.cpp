@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
-#include <shmbus/util/error.hpp>
+#include <shmbus/error.hpp>
 #include <string>
 
 #include "config_values.hpp"

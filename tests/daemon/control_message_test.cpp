@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include <shmbus/control/message.hpp>
+#include <shmbus/detail/control/message.hpp>
 #include <string>
 
 namespace control = shmbus::control;

@@ -2,7 +2,7 @@
 
 #include <doctest/doctest.h>
 
-#include <shmbus/format/frame_header.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
 #include <vector>
 
 using shmbusd::RingSample;

@@ -7,10 +7,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <shmbus/format/geometry.hpp>
-#include <shmbus/format/publisher_slot.hpp>
-#include <shmbus/format/records_header.hpp>
-#include <shmbus/format/state_layout.hpp>
+#include <shmbus/detail/format/geometry.hpp>
+#include <shmbus/detail/format/publisher_slot.hpp>
+#include <shmbus/detail/format/records_header.hpp>
+#include <shmbus/detail/format/state_layout.hpp>
 #include <string>
 #include <system_error>
 
@@ -119,6 +119,7 @@ WrittenTopic write_topic_image(const TopicImage& image, const std::filesystem::p
     std::filesystem::create_directories(topic_dir);
     const File records_file(topic_dir / "records");
     const File state_file(topic_dir / "state");
+    const File locks_file(topic_dir / "locks");  // empty: only its lock bytes are used
     records_file.write(0, image.records_header);
     state_file.write(0, image.state_header);
 

@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
-#include <shmbus/format/frame_header.hpp>
-#include <shmbus/ring/unblocker.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
+#include <shmbus/detail/ring/unblocker.hpp>
 #include <shmbus/shmbus.hpp>
 #include <shmbus/topic_stats.hpp>
 #include <string>
@@ -178,7 +178,7 @@ void read_topic(const DriverChoices& choices) {
         (void)publisher.try_offer(record);
         // What a held-back publisher and the daemon do: walk the commit floor, and repair the
         // frame there if its publisher is gone.
-        (void)ring::repair_at_floor(view, topic.records_fd());
+        (void)ring::repair_at_floor(view, topic.locks_fd());
         poll_some(subscriber, checker, choices);
     }
     check_stats(collect_stats(topic), view);

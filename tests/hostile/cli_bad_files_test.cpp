@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <shmbus/format/lock_bytes.hpp>
-#include <shmbus/format/records_header.hpp>
+#include <shmbus/detail/format/lock_bytes.hpp>
+#include <shmbus/detail/format/records_header.hpp>
+#include <shmbus/detail/sync/ofd_lock.hpp>
 #include <shmbus/shmbus.hpp>
-#include <shmbus/sync/ofd_lock.hpp>
 #include <string>
 #include <vector>
 
@@ -38,7 +38,9 @@ void check_refused(const ToolResult& result, int status, const std::string& mess
 
 }  // namespace
 
-TEST_CASE("a truncated records or state file is refused with status 5 naming the file") {
+TEST_CASE(
+    "a truncated records file is refused with status 5 naming the file; a truncated state file "
+    "is put back") {
     BusDirectory bus;
     const std::string dir = bus.path().string();
     for (const char* name : {"short-records", "short-state", "empty-records", "long-records"}) {
@@ -54,13 +56,18 @@ TEST_CASE("a truncated records or state file is refused with status 5 naming the
         CAPTURE(command);
         check_refused(run_tool({command, "--dir", dir, "short-records"}), kBadFile,
                       topic_paths(bus.path(), "short-records").records.string());
-        check_refused(run_tool({command, "--dir", dir, "short-state"}), kBadFile,
-                      topic_paths(bus.path(), "short-state").state.string());
         check_refused(run_tool({command, "--dir", dir, "empty-records"}), kBadFile, "truncated");
         check_refused(run_tool({command, "--dir", dir, "long-records"}), kBadFile,
                       topic_paths(bus.path(), "long-records").records.string());
     }
     check_refused(run_tool({"pub", "--dir", dir, "short-records", "x"}), kBadFile, "short-records");
+    // A state file cut short is rebuilt from the records file by whoever opens it first.
+    CHECK(run_tool({"stat", "--dir", dir, "short-state"}).status() == 0);
+    CHECK(std::filesystem::file_size(topic_paths(bus.path(), "short-state").state) > 100);
+    CHECK(run_tool({"pub", "--dir", dir, "short-state", "fine"}).status() == 0);
+    const ToolResult read =
+        run_tool({"sub", "--dir", dir, "short-state", "--from", "earliest", "--count", "1"});
+    CHECK(read.out == "fine\n");
     // The good topic is untouched and usable.
     CHECK(run_tool({"pub", "--dir", dir, "good", "fine"}).status() == 0);
 }

@@ -52,3 +52,33 @@ TEST_CASE(
     REQUIRE(stopped);
     CHECK(stopped->status == 0);
 }
+
+TEST_CASE(
+    "shmbusd puts back a state file that a client truncated and nobody touched since, and says "
+    "so") {
+    BusDirectory bus;
+    const shmbus::TopicOptions small{.capacity = 64 * 1024, .max_record_size = 1024};
+    shmbus::create_topic(bus.path(), "t", small);
+    const auto state = topic_paths(bus.path(), "t").state;
+    const auto size = std::filesystem::file_size(state);
+    Daemon daemon({.dir = bus.path()});
+    REQUIRE(daemon.wait_for_log("supervising topic 't'"));
+
+    // Cut to its header page: the daemon's own touches of the header page still work, so only
+    // its pass notices the missing slots.
+    shmbus::test::resize_file(state, 4096);
+    CHECK(daemon.wait_for_log("topic 't': its state file had been truncated; restored"));
+    CHECK(std::filesystem::file_size(state) == size);
+    CHECK(daemon.program().wait_for_exit(0s) == std::nullopt);  // still running
+
+    // The topic works on, and the daemon still supervises it.
+    const shmbus::Topic topic = shmbus::Topic::open(bus.path(), "t");
+    shmbus::Publisher publisher(topic);
+    shmbus::Subscriber subscriber(topic);
+    REQUIRE(publisher.try_offer(bytes_of("after")) == shmbus::Status::kOk);
+    CHECK(drain(subscriber).size() == 1);
+    CHECK(shmbus::collect_stats(topic).supervisor_pid == static_cast<std::uint32_t>(daemon.pid()));
+    const auto stopped = daemon.stop();
+    REQUIRE(stopped);
+    CHECK(stopped->status == 0);
+}

@@ -18,6 +18,7 @@
 #include "support/bus_directory.hpp"
 #include "support/child_process.hpp"
 #include "support/records.hpp"
+#include "support/sanitizers.hpp"
 #include "support/skip.hpp"
 
 namespace {
@@ -82,7 +83,7 @@ TEST_CASE(
     REQUIRE(child.receive_line(deadline_in(10s)) == "read it");
     const auto exit = child.wait_until(deadline_in(10s));
     REQUIRE(exit);
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(SHMBUS_TEST_ASAN)
     // AddressSanitizer catches the SIGSEGV first, reports the write and exits non-zero.
     CHECK_MESSAGE(!exit->ok(), "the scribbler " << exit->describe());
 #else

@@ -7,9 +7,9 @@
 
 #include <atomic>
 #include <cstdint>
-#include <shmbus/format/frame_header.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
+#include <shmbus/detail/util/atomic.hpp>
 #include <shmbus/shmbus.hpp>
-#include <shmbus/util/atomic.hpp>
 #include <string>
 #include <thread>
 

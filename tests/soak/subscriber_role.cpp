@@ -14,7 +14,7 @@
 #include <cstdio>
 #include <exception>
 #include <random>
-#include <shmbus/ring/tail.hpp>
+#include <shmbus/detail/ring/tail.hpp>
 #include <shmbus/shmbus.hpp>
 #include <string>
 #include <thread>

@@ -3,7 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <shmbus/format/frame_header.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
 #include <shmbus/shmbus.hpp>
 #include <span>
 #include <string_view>

@@ -1,9 +1,9 @@
 #include "support/topic_dump.hpp"
 
-#include <shmbus/format/frame_header.hpp>
-#include <shmbus/format/publisher_slot.hpp>
-#include <shmbus/format/state_layout.hpp>
-#include <shmbus/util/atomic.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
+#include <shmbus/detail/format/publisher_slot.hpp>
+#include <shmbus/detail/format/state_layout.hpp>
+#include <shmbus/detail/util/atomic.hpp>
 
 namespace shmbus::test {
 namespace {

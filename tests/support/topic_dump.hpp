@@ -3,7 +3,7 @@
 // every attached subscriber's position and state, and the wake masks.
 #pragma once
 
-#include <shmbus/ring/topic_view.hpp>
+#include <shmbus/detail/ring/topic_view.hpp>
 #include <string>
 
 namespace shmbus::test {

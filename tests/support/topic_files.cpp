@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -21,7 +23,7 @@ namespace {
 
 TopicPaths topic_paths(const std::filesystem::path& dir, std::string_view name) {
     const auto topic = dir / std::string(name);
-    return TopicPaths{topic / "records", topic / "state"};
+    return TopicPaths{topic / "records", topic / "state", topic / "locks"};
 }
 
 MappedFile::MappedFile(const std::filesystem::path& path) {
@@ -62,6 +64,12 @@ void overwrite_file(const std::filesystem::path& path, std::uint64_t offset,
 
 void resize_file(const std::filesystem::path& path, std::uint64_t size) {
     if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) fail("truncate " + path.string());
+}
+
+std::string read_file_bytes(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail("reading " + path.string());
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 }  // namespace shmbus::test

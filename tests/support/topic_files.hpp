@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace shmbus::test {
@@ -14,6 +15,7 @@ namespace shmbus::test {
 struct TopicPaths {
     std::filesystem::path records;
     std::filesystem::path state;
+    std::filesystem::path locks;
 };
 
 [[nodiscard]] TopicPaths topic_paths(const std::filesystem::path& dir, std::string_view name);
@@ -63,6 +65,9 @@ void overwrite_file_value(const std::filesystem::path& path, std::uint64_t offse
 
 /// Sets the file's length (shorter or longer).
 void resize_file(const std::filesystem::path& path, std::uint64_t size);
+
+/// The whole file, as bytes in a string.
+[[nodiscard]] std::string read_file_bytes(const std::filesystem::path& path);
 
 /// A small, seedable random number generator (xorshift64*), the same on every run.
 class TestRandom {

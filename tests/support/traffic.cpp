@@ -4,7 +4,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <optional>
-#include <shmbus/util/atomic.hpp>
+#include <shmbus/detail/util/atomic.hpp>
 #include <span>
 #include <thread>
 #include <vector>

@@ -16,6 +16,7 @@
 
 #include "support/bus_directory.hpp"
 #include "support/child_process.hpp"
+#include "support/sanitizers.hpp"
 #include "support/topic_dump.hpp"
 #include "support/traffic.hpp"
 
@@ -139,15 +140,7 @@ void require_publishers_ok(const Run& run) {
     REQUIRE_MESSAGE(problems.empty(), problems << "\n  topic: " << run.topic_at_end);
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define SHMBUS_TEST_UNDER_TSAN
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SHMBUS_TEST_UNDER_TSAN
-#endif
-#endif
-
-#if defined(SHMBUS_TEST_UNDER_TSAN)
+#if defined(SHMBUS_TEST_TSAN)
 constexpr std::uint64_t kDefaultRecords = 20'000;
 #else
 constexpr std::uint64_t kDefaultRecords = 40'000;

@@ -3,8 +3,8 @@
 
 #include <array>
 #include <cstdint>
-#include <shmbus/format/frame_header.hpp>
-#include <shmbus/ring/retention.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
+#include <shmbus/detail/ring/retention.hpp>
 #include <shmbus/shmbus.hpp>
 #include <span>
 #include <vector>

@@ -4,8 +4,8 @@
 
 #include <cstdint>
 #include <cstring>
-#include <shmbus/format/frame_header.hpp>
-#include <shmbus/ring/frame_inspect.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
+#include <shmbus/detail/ring/frame_inspect.hpp>
 #include <shmbus/shmbus.hpp>
 #include <vector>
 

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <shmbus/format/frame_header.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
 #include <shmbus/shmbus.hpp>
 #include <vector>
 

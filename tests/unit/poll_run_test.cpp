@@ -5,7 +5,7 @@
 
 #include <cstdint>
 #include <cstring>
-#include <shmbus/format/frame_header.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
 #include <shmbus/shmbus.hpp>
 #include <vector>
 

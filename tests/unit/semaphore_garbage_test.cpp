@@ -4,7 +4,7 @@
 
 #include <chrono>
 #include <cstring>
-#include <shmbus/format/state_layout.hpp>
+#include <shmbus/detail/format/state_layout.hpp>
 #include <shmbus/shmbus.hpp>
 
 #include "support/bus_directory.hpp"

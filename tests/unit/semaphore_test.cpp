@@ -6,7 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <shmbus/sync/semaphore.hpp>
+#include <shmbus/detail/sync/semaphore.hpp>
 #include <thread>
 
 namespace {

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <shmbus/format/publisher_slot.hpp>
-#include <shmbus/ring/slots.hpp>
+#include <shmbus/detail/format/publisher_slot.hpp>
+#include <shmbus/detail/ring/slots.hpp>
 #include <shmbus/shmbus.hpp>
 #include <sstream>
 #include <string>
@@ -139,8 +139,8 @@ TEST_CASE("a dead publisher's slot is reclaimed and reused") {
     CHECK(attach_error_code([&] { shmbus::Publisher full(topic); }, message) ==
           shmbus::ErrorCode::kNoSlot);
     (void)child.kill_and_reap();
-    CHECK_FALSE(shmbus::ring::publisher_alive(topic.records_fd(), 0));
-    CHECK(shmbus::ring::reclaim_dead_publishers(topic.view(), topic.records_fd()) == 1);
+    CHECK_FALSE(shmbus::ring::publisher_alive(topic.locks_fd(), 0));
+    CHECK(shmbus::ring::reclaim_dead_publishers(topic.view(), topic.locks_fd()) == 1);
     CHECK(topic.view().records->departed_published == 1);
     shmbus::Publisher next(topic);
     CHECK(next.slot() == 0);
@@ -226,16 +226,16 @@ TEST_CASE(
     pid_t grandchild = 0;
     fields >> publisher_slot >> subscriber_slot >> grandchild;
     REQUIRE(grandchild > 0);
-    CHECK(shmbus::ring::publisher_alive(topic.records_fd(), publisher_slot));
+    CHECK(shmbus::ring::publisher_alive(topic.locks_fd(), publisher_slot));
     CHECK(shmbus::ring::subscriber_alive(topic.state_fd(), subscriber_slot));
 
     (void)parent.kill_and_reap();
     CHECK(::kill(grandchild, 0) == 0);  // still alive
-    CHECK_FALSE(shmbus::ring::publisher_alive(topic.records_fd(), publisher_slot));
+    CHECK_FALSE(shmbus::ring::publisher_alive(topic.locks_fd(), publisher_slot));
     CHECK_FALSE(shmbus::ring::subscriber_alive(topic.state_fd(), subscriber_slot));
     CHECK(shmbus::ring::reclaim_dead_subscribers(topic.view(), topic.state_fd()) == 1);
     // The grandchild's own publisher is alive: only the parent's slot is reclaimed.
-    CHECK(shmbus::ring::reclaim_dead_publishers(topic.view(), topic.records_fd()) == 1);
+    CHECK(shmbus::ring::reclaim_dead_publishers(topic.view(), topic.locks_fd()) == 1);
     parent.close_input();  // the grandchild reads end of file and exits
     ::kill(grandchild, SIGKILL);
 }

@@ -5,7 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <shmbus/util/small_copy.hpp>
+#include <shmbus/detail/util/small_copy.hpp>
 
 namespace {
 

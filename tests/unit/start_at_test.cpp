@@ -2,7 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
-#include <shmbus/format/frame_header.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
 #include <shmbus/shmbus.hpp>
 #include <string>
 #include <vector>

@@ -7,10 +7,10 @@
 #include <signal.h>
 
 #include <cstdint>
-#include <shmbus/format/frame_header.hpp>
-#include <shmbus/ring/retention.hpp>
-#include <shmbus/ring/slots.hpp>
-#include <shmbus/ring/unblocker.hpp>
+#include <shmbus/detail/format/frame_header.hpp>
+#include <shmbus/detail/ring/retention.hpp>
+#include <shmbus/detail/ring/slots.hpp>
+#include <shmbus/detail/ring/unblocker.hpp>
 #include <shmbus/shmbus.hpp>
 #include <string>
 #include <vector>
@@ -79,12 +79,12 @@ struct Fixture {
         const shmbus::test::ChildExit exit = peer.kill_and_reap();
         REQUIRE(exit.signal == SIGKILL);
         const auto slot = static_cast<std::uint32_t>(std::stoul(slot_line->substr(5)));
-        CHECK_FALSE(shmbus::ring::publisher_alive(topic.records_fd(), slot));
+        CHECK_FALSE(shmbus::ring::publisher_alive(topic.locks_fd(), slot));
         return slot;
     }
 
     shmbus::ring::RepairReport repair() const {
-        return shmbus::ring::repair_at_floor(view(), topic.records_fd());
+        return shmbus::ring::repair_at_floor(view(), topic.locks_fd());
     }
 };
 
@@ -385,13 +385,13 @@ TEST_CASE("a dead publisher's slot is reclaimed and its records stay counted") {
     (void)peer.kill_and_reap();
     std::vector<shmbus::ring::ReclaimedSlot> reclaimed;
     CHECK(shmbus::ring::reclaim_dead_publishers(
-              f.view(), f.topic.records_fd(),
+              f.view(), f.topic.locks_fd(),
               [&](const shmbus::ring::ReclaimedSlot& slot) { reclaimed.push_back(slot); }) == 1);
     REQUIRE(reclaimed.size() == 1);
     CHECK(reclaimed[0].index == 1);
     CHECK(reclaimed[0].pid == static_cast<std::uint32_t>(peer.pid()));
     CHECK(f.view().records->departed_published == 1);
-    CHECK(shmbus::ring::reclaim_dead_publishers(f.view(), f.topic.records_fd()) == 0);
+    CHECK(shmbus::ring::reclaim_dead_publishers(f.view(), f.topic.locks_fd()) == 0);
     // The slot is free for the next publisher.
     shmbus::Publisher next(f.topic);
     CHECK(next.slot() == 1);

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <shmbus/detail/util/atomic.hpp>
 #include <shmbus/shmbus.hpp>
-#include <shmbus/util/atomic.hpp>
 #include <string>
 #include <thread>
 #include <vector>

@@ -8,7 +8,7 @@
 #include "arguments.hpp"
 #include "command.hpp"
 #include "shmbus/control.hpp"
-#include "shmbus/format/geometry.hpp"
+#include "shmbus/detail/format/geometry.hpp"
 #include "shmbus/topic.hpp"
 
 namespace shmbus::cli {

@@ -18,7 +18,7 @@ template <typename Client>
 std::size_t count_alive(const std::vector<Client>& clients) {
     std::size_t alive = 0;
     for (const Client& client : clients)
-        alive += client.alive ? 1 : 0;
+        alive += client.alive == true ? 1 : 0;  // a publisher's may be unknown: not counted
     return alive;
 }
 

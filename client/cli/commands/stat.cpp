@@ -24,6 +24,11 @@ std::string yes_no(bool value) {
     return value ? "yes" : "no";
 }
 
+/// "?" where this process cannot tell (a publisher's liveness, to a subscribe-only user).
+std::string yes_no(const std::optional<bool>& value) {
+    return value ? yes_no(*value) : "?";
+}
+
 /// CLOCK_REALTIME nanoseconds as UTC, e.g. "2024-05-01T12:00:00Z".
 std::string describe_time(std::uint64_t ns) {
     if (ns == 0) return "-";
@@ -117,7 +122,12 @@ std::string render_json(const TopicStats& stats, const std::filesystem::path& di
         json.field("slot", p.slot);
         json.field("pid", p.pid);
         json.field("uid", p.uid);
-        json.field("alive", p.alive);
+        if (p.alive) {
+            json.field("alive", *p.alive);
+        } else {
+            json.key("alive");
+            json.null_value();  // not known to a subscribe-only user
+        }
         json.field("published", p.published);
         json.field("attached_ns", p.attached_ns);
         json.end_object();

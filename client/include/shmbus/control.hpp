@@ -7,7 +7,8 @@
 #include <filesystem>
 #include <string_view>
 
-#include "shmbus/control/message.hpp"
+#include "shmbus/detail/control/message.hpp"
+#include "shmbus/error.hpp"
 #include "shmbus/topic.hpp"
 
 namespace shmbus {
@@ -37,9 +38,23 @@ void request_topic(const std::filesystem::path& dir, std::string_view name,
 bool ensure_topic(const std::filesystem::path& dir, std::string_view name,
                   const TopicRequest& request = {});
 
-/// Opens topic `name`; if it does not exist, asks the daemon to create it first.
-[[nodiscard]] Topic open_or_create(const std::filesystem::path& dir, std::string_view name,
-                                   const TopicOptions& options = {},
-                                   const OpenOptions& open_options = {});
+/// Opens topic `name`; if it does not exist, asks the daemon to create it first. Inline, like
+/// Topic::open, so that the format version checked is the one the caller was built for.
+[[nodiscard]] inline Topic open_or_create(const std::filesystem::path& dir, std::string_view name,
+                                          const TopicOptions& options = {},
+                                          const OpenOptions& open_options = {}) {
+    try {
+        return Topic::open(dir, name, open_options);
+    } catch (const Error& error) {
+        if (error.code() != ErrorCode::kNotFound) throw;
+    }
+    try {
+        request_topic(dir, name, options);
+    } catch (const Error& error) {
+        // Someone else created it first, with other parameters: it exists, which is all we need.
+        if (error.code() != ErrorCode::kExists) throw;
+    }
+    return Topic::open(dir, name, open_options);
+}
 
 }  // namespace shmbus

@@ -22,12 +22,12 @@
 #include <span>
 
 #include "shmbus/detail/handle_guard.hpp"
-#include "shmbus/ring/appender.hpp"
+#include "shmbus/detail/ring/appender.hpp"
+#include "shmbus/detail/sync/wake_masks.hpp"
+#include "shmbus/detail/util/fault_injection.hpp"
+#include "shmbus/detail/util/small_copy.hpp"
 #include "shmbus/status.hpp"
-#include "shmbus/sync/wake_masks.hpp"
 #include "shmbus/topic.hpp"
-#include "shmbus/util/fault_injection.hpp"
-#include "shmbus/util/small_copy.hpp"
 
 namespace shmbus {
 
@@ -255,6 +255,7 @@ class Publisher {
     void detach() noexcept;
 
     Topic topic_;
+    ring::SubscriberWatch watch_;
     ring::Appender appender_;
     PublisherOptions options_;
     int lock_fd_ = -1;

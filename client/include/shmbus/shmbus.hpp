@@ -10,10 +10,10 @@
 #pragma once
 
 #include "shmbus/control.hpp"
+#include "shmbus/error.hpp"
 #include "shmbus/publisher.hpp"
 #include "shmbus/status.hpp"
 #include "shmbus/subscriber.hpp"
 #include "shmbus/topic.hpp"
 #include "shmbus/topic_stats.hpp"
-#include "shmbus/util/error.hpp"
 #include "shmbus/version.hpp"

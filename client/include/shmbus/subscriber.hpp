@@ -20,15 +20,15 @@
 #include <memory>
 #include <span>
 
+#include "shmbus/detail/format/state_layout.hpp"
 #include "shmbus/detail/handle_guard.hpp"
-#include "shmbus/format/state_layout.hpp"
-#include "shmbus/ring/frame_inspect.hpp"
-#include "shmbus/ring/tail.hpp"
+#include "shmbus/detail/ring/frame_inspect.hpp"
+#include "shmbus/detail/ring/tail.hpp"
+#include "shmbus/detail/sync/wake_masks.hpp"
+#include "shmbus/detail/util/atomic.hpp"
+#include "shmbus/detail/util/fault_injection.hpp"
 #include "shmbus/status.hpp"
-#include "shmbus/sync/wake_masks.hpp"
 #include "shmbus/topic.hpp"
-#include "shmbus/util/atomic.hpp"
-#include "shmbus/util/fault_injection.hpp"
 
 namespace shmbus {
 
@@ -140,6 +140,9 @@ class Subscriber {
     [[nodiscard]] std::uint64_t voided() const noexcept { return voided_; }
     /// Frames skipped because their header could not be right.
     [[nodiscard]] std::uint64_t corrupt() const noexcept { return corrupt_; }
+    /// Times this subscriber found its slot wiped (its topic's state file truncated, or
+    /// scribbled by another client) and put it back.
+    [[nodiscard]] std::uint64_t slot_restorations() const noexcept { return reasserted_; }
     [[nodiscard]] std::uint32_t slot() const noexcept { return index_; }
     [[nodiscard]] const Topic& topic() const noexcept { return topic_; }
 
@@ -210,6 +213,11 @@ class Subscriber {
 
     /// Takes over everything `other` holds and leaves it closed.
     void take_from(Subscriber& other) noexcept;
+    /// Our slot does not say ACTIVE. kEvicted if the daemon evicted us, kTopicLost if the topic
+    /// is gone; kOk once a slot that was wiped (a truncated state file) or scribbled is put back.
+    Status check_slot() noexcept;
+    /// Writes our slot again from what we hold privately, as at attach (see check_slot).
+    void reassert_slot() noexcept;
     Status revalidate() noexcept;
     Step read_copied(std::uint64_t& position, Record& record) noexcept;
     std::uint64_t recover_from_lap(std::uint64_t position) noexcept;
@@ -234,6 +242,9 @@ class Subscriber {
     std::uint64_t corrupt_at_ = ~std::uint64_t{0};  // last position reported corrupt
     int lock_fd_ = -1;
     std::uint32_t index_ = 0;
+    std::uint32_t slot_generation_ = 0;  // what attach wrote in the slot, to write it back
+    std::uint64_t attached_ns_ = 0;
+    std::uint64_t reasserted_ = 0;  // times the slot was put back
     std::uint32_t fork_generation_ = 0;
     std::uint32_t epoch_ = 0;
     std::uint32_t blocked_mask_words_ = 0;
@@ -324,14 +335,12 @@ PollResult Subscriber::poll(Handler&& handler, std::size_t limit) {
         result.status = revalidate();
         if (result.status != Status::kOk) return result;
     }
-    // Relaxed: the slot is ours; all that can change it is the daemon's eviction, and nothing we
-    // read depends on seeing that early.
-    if (atomics::load_relaxed(slot_->state) != format::kSlotActive) {
-        // A state file truncated under us reads as zeros (client/src/sigbus_guard.cpp): a slot
-        // that is no longer ACTIVE after the epoch moved may be a lost topic, not an eviction.
-        result.status = detail::handle_epoch() != epoch_ ? revalidate() : Status::kOk;
-        if (result.status == Status::kOk) result.status = Status::kEvicted;
-        return result;
+    // Relaxed: the slot is ours; what else can change it is the daemon's eviction, a truncation
+    // of the state file, or a client scribbling on it, and nothing we read depends on seeing any
+    // of those early.
+    if (atomics::load_relaxed(slot_->state) != format::kSlotActive) [[unlikely]] {
+        result.status = check_slot();
+        if (result.status != Status::kOk) return result;
     }
     std::uint64_t position = position_;
     std::size_t steps = 0;

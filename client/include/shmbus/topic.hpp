@@ -17,9 +17,9 @@
 #include <string_view>
 #include <vector>
 
-#include "shmbus/format/records_header.hpp"
-#include "shmbus/ring/topic_view.hpp"
-#include "shmbus/util/error.hpp"
+#include "shmbus/detail/format/records_header.hpp"
+#include "shmbus/detail/ring/topic_view.hpp"
+#include "shmbus/error.hpp"
 
 namespace shmbus {
 
@@ -40,7 +40,9 @@ struct TopicOptions {
     Policy policy = Policy::kBlock;
     // Stamp each record with CLOCK_REALTIME: about 20 ns and 8 bytes of ring a record.
     bool timestamps = true;
-    /// Records: publishers need read-write, subscribers read. State: everyone read-write.
+    /// Records: publishers need read-write, subscribers read. State: everyone read-write. The
+    /// locks file takes the records file's owner and group and only its write bits
+    /// (locks_access), so that only publishers can open it.
     FileAccess records{0640, std::nullopt, std::nullopt};
     FileAccess state{0660, std::nullopt, std::nullopt};
     /// The topic's directory: who may reach the two files at all. Unset owner or group: the
@@ -51,6 +53,10 @@ struct TopicOptions {
 
 /// The bus directory to use when none is given: $SHMBUS_DIR, else /run/shmbus.
 [[nodiscard]] std::filesystem::path default_bus_directory();
+
+/// The owner, group and mode of a topic's locks file, from its records file's: the write bits
+/// only, and the owner's always (a records mode of 0660 gives 0220).
+[[nodiscard]] FileAccess locks_access(const FileAccess& records) noexcept;
 
 /// Creates topic `name` in `dir`. The topic appears atomically, fully initialised, or not at all;
 /// its files are allocated up front, so a full file system fails here (kNoSpace) rather than
@@ -85,9 +91,22 @@ struct TopicMapping;
 class Topic {
   public:
     /// Opens and validates topic `name` in `dir`. Throws shmbus::Error: kNotFound, kPermission,
-    /// kFormat, kVersion, kBusy (being initialised).
+    /// kFormat, kIncompatible (another format version), kBusy (being initialised).
+    ///
+    /// Inline on purpose: the publish and poll paths are compiled into the application, so the
+    /// format version they were built for is passed from the application's own code, and a file
+    /// of any other version is refused whichever libshmbus.so the application runs against
+    /// (docs/COMPATIBILITY.md).
     [[nodiscard]] static Topic open(const std::filesystem::path& dir, std::string_view name,
-                                    const OpenOptions& options = {});
+                                    const OpenOptions& options = {}) {
+        return open_for_format(dir, name, options, format::kFormatVersion);
+    }
+
+    /// Topic::open for code built for topic format `compiled_format`: refuses (kIncompatible) a
+    /// file of any other version, and any file at all if this library reads another version.
+    [[nodiscard]] static Topic open_for_format(const std::filesystem::path& dir,
+                                               std::string_view name, const OpenOptions& options,
+                                               std::uint32_t compiled_format);
 
     [[nodiscard]] const std::string& name() const noexcept;
     [[nodiscard]] const std::filesystem::path& directory() const noexcept;
@@ -98,9 +117,12 @@ class Topic {
 
     /// The mapped layout, for tools and the daemon. Applications need not touch it.
     [[nodiscard]] const ring::TopicView& view() const noexcept;
-    /// Descriptors of the two files (holding no slot lock): for lock probes by tools.
+    /// Descriptors of the topic's files, holding no slot lock: for lock probes by tools and the
+    /// daemon. locks_fd() is -1 for a topic opened with Access::kSubscribe: the locks file is
+    /// for publishers and the daemon only (docs/FORMAT.md, "Slots and liveness").
     [[nodiscard]] int records_fd() const noexcept;
     [[nodiscard]] int state_fd() const noexcept;
+    [[nodiscard]] int locks_fd() const noexcept;
 
     [[nodiscard]] const std::shared_ptr<const detail::TopicMapping>& mapping() const noexcept {
         return mapping_;
@@ -111,5 +133,11 @@ class Topic {
         : mapping_(std::move(mapping)) {}
     std::shared_ptr<const detail::TopicMapping> mapping_;
 };
+
+/// Puts `topic`'s state file back if it was truncated, or its identity line zeroed, since it was
+/// opened (docs/FORMAT.md, "A truncated state file"): any client may, clients do when they touch
+/// a lost page, and shmbusd does on every pass. Returns true if it had to. Throws shmbus::Error
+/// (kSystem) if it could not, on a full file system.
+bool restore_state_file(const Topic& topic);
 
 }  // namespace shmbus

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,9 @@ struct PublisherInfo {
     std::uint32_t slot = 0;
     std::uint32_t pid = 0;
     std::uint32_t uid = 0;
-    bool alive = false;             // its slot lock is held
+    // Its slot lock is held. Unknown (nullopt) to a process that opened the topic for
+    // subscribing only: the publisher locks are in the locks file, which it may not open.
+    std::optional<bool> alive;
     std::uint64_t published = 0;    // records committed since it attached
     std::uint64_t attached_ns = 0;  // CLOCK_REALTIME
 };

@@ -47,13 +47,13 @@
 #include <cstdint>
 #include <span>
 
-#include "shmbus/format/frame_header.hpp"
-#include "shmbus/format/publisher_slot.hpp"
-#include "shmbus/ring/flow_control.hpp"
-#include "shmbus/ring/tail.hpp"
-#include "shmbus/ring/topic_view.hpp"
-#include "shmbus/util/atomic.hpp"
-#include "shmbus/util/fault_injection.hpp"
+#include "shmbus/detail/format/frame_header.hpp"
+#include "shmbus/detail/format/publisher_slot.hpp"
+#include "shmbus/detail/ring/flow_control.hpp"
+#include "shmbus/detail/ring/tail.hpp"
+#include "shmbus/detail/ring/topic_view.hpp"
+#include "shmbus/detail/util/atomic.hpp"
+#include "shmbus/detail/util/fault_injection.hpp"
 
 namespace shmbus::ring {
 
@@ -88,14 +88,16 @@ struct ClaimedBatch {
 class Appender {
   public:
     Appender() = default;
-    Appender(const TopicView& view, std::uint32_t slot_index) noexcept
-        : view_(view), slot_(&view.publishers[slot_index]), slot_index_(slot_index) {
+    /// `watch`: the publisher's memory of its subscribers (ring/subscriber_watch.hpp), or null
+    /// to trust the slots alone (tests of the ring itself).
+    Appender(const TopicView& view, std::uint32_t slot_index,
+             SubscriberWatch* watch = nullptr) noexcept
+        : view_(view), slot_(&view.publishers[slot_index]), watch_(watch), slot_index_(slot_index) {
         expected_ = load_tail(view_.records->tail);
     }
 
     [[nodiscard]] const TopicView& view() const noexcept { return view_; }
     [[nodiscard]] std::uint32_t slot_index() const noexcept { return slot_index_; }
-    [[nodiscard]] std::uint64_t cached_limit() const noexcept { return limit_; }
 
     /// Tries once to claim a frame for `length` payload bytes; never waits.
     [[nodiscard]] ClaimOutcome try_claim(std::uint32_t length, Claimed& out) noexcept {
@@ -271,12 +273,9 @@ class Appender {
 
     /// Recomputes the cached limit; true if a claim ending at `needed_end` now fits.
     bool refresh_limit(std::uint64_t tail_position, std::uint64_t needed_end) noexcept {
-        limit_ = compute_publish_limit(view_, tail_position);
+        limit_ = compute_publish_limit(view_, tail_position, watch_);
         return needed_end <= limit_;
     }
-
-    /// The tail as this publisher last saw it.
-    [[nodiscard]] const Tail& expected_tail() const noexcept { return expected_; }
 
   private:
     /// Could a claim start at this tail? Claims move the tail by whole frames from 0, and never
@@ -367,6 +366,7 @@ class Appender {
 
     TopicView view_{};
     format::PublisherSlot* slot_ = nullptr;
+    SubscriberWatch* watch_ = nullptr;
     std::uint32_t slot_index_ = 0;
     Tail expected_{};          // last tail this publisher saw; the CAS corrects it when stale
     std::uint64_t limit_ = 0;  // cached publish limit; 0 forces a refresh on first claim

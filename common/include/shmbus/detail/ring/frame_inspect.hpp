@@ -5,9 +5,9 @@
 
 #include <cstdint>
 
-#include "shmbus/format/frame_header.hpp"
-#include "shmbus/ring/topic_view.hpp"
-#include "shmbus/util/atomic.hpp"
+#include "shmbus/detail/format/frame_header.hpp"
+#include "shmbus/detail/ring/topic_view.hpp"
+#include "shmbus/detail/util/atomic.hpp"
 
 namespace shmbus::ring {
 

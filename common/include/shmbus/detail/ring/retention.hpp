@@ -3,11 +3,11 @@
 
 #include <cstdint>
 
-#include "shmbus/ring/flow_control.hpp"
-#include "shmbus/ring/frame_inspect.hpp"
-#include "shmbus/ring/tail.hpp"
-#include "shmbus/ring/topic_view.hpp"
-#include "shmbus/util/atomic.hpp"
+#include "shmbus/detail/ring/flow_control.hpp"
+#include "shmbus/detail/ring/frame_inspect.hpp"
+#include "shmbus/detail/ring/tail.hpp"
+#include "shmbus/detail/ring/topic_view.hpp"
+#include "shmbus/detail/util/atomic.hpp"
 
 namespace shmbus::ring {
 

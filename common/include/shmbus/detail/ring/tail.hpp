@@ -16,9 +16,9 @@
 #include <bit>
 #include <cstdint>
 
-#include "shmbus/format/frame_header.hpp"
-#include "shmbus/format/records_header.hpp"
-#include "shmbus/util/atomic.hpp"
+#include "shmbus/detail/format/frame_header.hpp"
+#include "shmbus/detail/format/records_header.hpp"
+#include "shmbus/detail/util/atomic.hpp"
 
 namespace shmbus::ring {
 

@@ -29,8 +29,8 @@
 #include <string>
 #include <string_view>
 
-#include "shmbus/format/records_header.hpp"
-#include "shmbus/util/error.hpp"
+#include "shmbus/detail/format/records_header.hpp"
+#include "shmbus/error.hpp"
 
 namespace shmbus::control {
 

@@ -35,7 +35,7 @@
 
 #include <cstdint>
 
-#include "shmbus/ring/topic_view.hpp"
+#include "shmbus/detail/ring/topic_view.hpp"
 
 namespace shmbus::ring {
 
@@ -55,8 +55,9 @@ struct RepairReport {
     bool had_header = false;
 };
 
-/// Repairs the frame at the commit floor if its owner is dead. `records_fd` is a descriptor of
-/// the records file opened read-write that holds no slot lock itself (a topic's own descriptor).
-[[nodiscard]] RepairReport repair_at_floor(const TopicView& view, int records_fd) noexcept;
+/// Repairs the frame at the commit floor if its owner is dead. `locks_fd` is a descriptor of the
+/// topic's locks file that holds no slot lock itself (Topic::locks_fd): the repair lock and the
+/// publishers' slot locks are there.
+[[nodiscard]] RepairReport repair_at_floor(const TopicView& view, int locks_fd) noexcept;
 
 }  // namespace shmbus::ring

@@ -9,8 +9,8 @@
 #include <optional>
 #include <string>
 
-#include "shmbus/format/records_header.hpp"
-#include "shmbus/format/state_layout.hpp"
+#include "shmbus/detail/format/records_header.hpp"
+#include "shmbus/detail/format/state_layout.hpp"
 
 namespace shmbus::format {
 

@@ -8,11 +8,11 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "shmbus/format/frame_header.hpp"
-#include "shmbus/format/geometry.hpp"
-#include "shmbus/format/publisher_slot.hpp"
-#include "shmbus/format/records_header.hpp"
-#include "shmbus/format/state_layout.hpp"
+#include "shmbus/detail/format/frame_header.hpp"
+#include "shmbus/detail/format/geometry.hpp"
+#include "shmbus/detail/format/publisher_slot.hpp"
+#include "shmbus/detail/format/records_header.hpp"
+#include "shmbus/detail/format/state_layout.hpp"
 
 namespace shmbus::ring {
 

@@ -16,7 +16,8 @@ enum class ErrorCode {
     kExists,           // the topic already exists
     kPermission,       // EACCES / EPERM on a file, a lock or the control socket
     kFormat,           // a file that is not a shmbus topic, or whose layout is inconsistent
-    kVersion,          // a shmbus file of a format version this build does not read
+    kIncompatible,     // a shmbus file of another format version than the one the caller was
+                       // built for (see docs/COMPATIBILITY.md)
     kNoSpace,          // the file system is full (ENOSPC at creation)
     kNoSlot,           // every publisher or subscriber slot of the topic is taken
     kBusy,             // the file is being (re)initialised, or another daemon owns the directory

@@ -17,10 +17,12 @@
 // wakes at its timeout), and the owner re-initialises its own. A client that rewrites the bytes
 // between the check and the call is the residual risk (docs/SECURITY.md).
 //
-// Construction, posts and tries go through Boost; the sleep calls glibc's sem_clockwait on the
-// same sem_t (Boost's POSIX semaphore is one, checked at compile time). Boost 1.74's timed_wait
-// takes a wall-clock ptime: a clock step would stretch or cut a sleep, and converting the
-// calendar time costs about 40 ns on every sleep. A CLOCK_MONOTONIC deadline has neither flaw.
+// Construction, posts and tries go through Boost. The sleep is glibc's sem_clockwait protocol
+// written out (semaphore.cpp): the same steps on the same words, so Boost's post pairs with it,
+// with a CLOCK_MONOTONIC deadline (Boost 1.74's timed_wait takes a wall-clock ptime, which a clock
+// step stretches or cuts and which costs about 40 ns to convert), and with a futex call that
+// fails with EFAULT, when another client truncated the file under it, as an error rather than as
+// the abort glibc makes of it.
 #pragma once
 
 #include <chrono>

@@ -81,9 +81,12 @@
 namespace shmbus::format {
 
 inline constexpr std::uint64_t kRecordsMagic = 0x4352'5355'424D'4853ULL;  // "SHMBUSRC"
-// Version 2: a record's timestamp word is present only on topics with kFlagTimestamps
-// (format/frame_header.hpp). Version 1 gave every record one.
-inline constexpr std::uint32_t kFormatVersion = 2;
+// Version 3: the publisher slot locks and the repair lock are in the topic's locks file, which
+// only publishers can open (format/lock_bytes.hpp). Version 2: a record's timestamp word is
+// present only on topics with kFlagTimestamps (format/frame_header.hpp); version 1 gave every
+// record one. Any change a reader of an older version could misread bumps it; see
+// docs/COMPATIBILITY.md.
+inline constexpr std::uint32_t kFormatVersion = 3;
 inline constexpr std::uint64_t kCacheLine = 64;
 inline constexpr std::uint64_t kPageSize = 4096;
 inline constexpr std::uint64_t kHeaderSize = 4096;

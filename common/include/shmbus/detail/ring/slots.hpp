@@ -13,8 +13,15 @@
 //              fold the dead owner's counters into the topic's, state = FREE, release
 //
 // Subscriber slot locks are taken on the state file (subscribers may write it); publisher slot
-// locks on the records file. Each attached client holds its lock through a descriptor of its own,
-// so two clients in one process are two owners, as they should be.
+// locks on the locks file, which only publishers and the daemon can open (format/lock_bytes.hpp).
+// Each attached client holds its lock through a descriptor of its own, so two clients in one
+// process are two owners, as they should be.
+//
+// Any client of the state file can take a read lock on a subscriber slot's byte. Liveness is a
+// *write* lock, so such a read lock does not keep a dead owner alive; it does keep a reclaimer
+// from the write lock, and then the slot is freed by compare-and-swap on its state instead (the
+// read lock keeps any new owner out of it meanwhile). The squatter holds one slot, as if it had
+// attached a subscriber.
 #pragma once
 
 #include <sys/types.h>
@@ -22,12 +29,12 @@
 #include <cstdint>
 #include <functional>
 
-#include "shmbus/ring/topic_view.hpp"
+#include "shmbus/detail/ring/topic_view.hpp"
 
 namespace shmbus::ring {
 
-/// Takes a free publisher slot, locking it through `lock_fd` (a records-file descriptor opened
-/// read-write for this publisher alone). Throws shmbus::Error (kNoSlot) if every slot is held.
+/// Takes a free publisher slot, locking it through `lock_fd` (a locks-file descriptor opened for
+/// writing for this publisher alone). Throws shmbus::Error (kNoSlot) if every slot is held.
 [[nodiscard]] std::uint32_t attach_publisher_slot(const TopicView& view, int lock_fd);
 
 /// Marks the slot free; the caller then closes `lock_fd`. Folds its published count into the
@@ -56,9 +63,9 @@ std::uint32_t reclaim_dead_subscribers(
     const TopicView& view, int state_fd,
     const std::function<void(const ReclaimedSlot&)>& on_reclaim = {});
 
-/// The same for publisher slots, through a records-file descriptor opened read-write.
+/// The same for publisher slots, through a locks-file descriptor (Topic::locks_fd).
 std::uint32_t reclaim_dead_publishers(
-    const TopicView& view, int records_fd,
+    const TopicView& view, int locks_fd,
     const std::function<void(const ReclaimedSlot&)>& on_reclaim = {});
 
 /// Evicts an ACTIVE subscriber: publishers stop waiting for it, and its next poll reports
@@ -68,7 +75,7 @@ bool evict_subscriber(const TopicView& view, std::uint32_t index) noexcept;
 /// Is the owner of subscriber slot `index` alive (its lock held)? Probed through `state_fd`.
 [[nodiscard]] bool subscriber_alive(int state_fd, std::uint32_t index) noexcept;
 
-/// Is the owner of publisher slot `index` alive? Probed through `records_fd`.
-[[nodiscard]] bool publisher_alive(int records_fd, std::uint32_t index) noexcept;
+/// Is the owner of publisher slot `index` alive? Probed through `locks_fd`.
+[[nodiscard]] bool publisher_alive(int locks_fd, std::uint32_t index) noexcept;
 
 }  // namespace shmbus::ring

@@ -36,11 +36,12 @@
 #include <cstdint>
 #include <limits>
 
-#include "shmbus/format/publisher_slot.hpp"
-#include "shmbus/ring/frame_inspect.hpp"
-#include "shmbus/ring/tail.hpp"
-#include "shmbus/ring/topic_view.hpp"
-#include "shmbus/util/atomic.hpp"
+#include "shmbus/detail/format/publisher_slot.hpp"
+#include "shmbus/detail/ring/frame_inspect.hpp"
+#include "shmbus/detail/ring/subscriber_watch.hpp"
+#include "shmbus/detail/ring/tail.hpp"
+#include "shmbus/detail/ring/topic_view.hpp"
+#include "shmbus/detail/util/atomic.hpp"
 
 namespace shmbus::ring {
 
@@ -173,12 +174,15 @@ inline std::uint64_t advance_commit_floor(const TopicView& view,
     return slowest;
 }
 
-/// The publish limit from scratch.
-[[nodiscard]] inline std::uint64_t compute_publish_limit(const TopicView& view,
-                                                         std::uint64_t tail_position) noexcept {
+/// The publish limit from scratch. A publisher passes its SubscriberWatch, which also holds to
+/// live subscribers whose slots no longer say so (ring/subscriber_watch.hpp); the daemon and
+/// tools, which write nothing into the ring, read the slots alone.
+[[nodiscard]] inline std::uint64_t compute_publish_limit(
+    const TopicView& view, std::uint64_t tail_position, SubscriberWatch* watch = nullptr) noexcept {
     std::uint64_t gate = in_flight_floor(view, tail_position);
     if (view.policy == format::Policy::kBlock) {
-        const std::uint64_t slowest = slowest_subscriber(view, tail_position);
+        const std::uint64_t slowest = watch != nullptr ? watch->slowest(view, tail_position)
+                                                       : slowest_subscriber(view, tail_position);
         if (slowest < gate) gate = slowest;
     }
     return gate + view.capacity;

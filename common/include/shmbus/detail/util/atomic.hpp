@@ -8,7 +8,7 @@
 //
 // Loads take a const reference: subscribers map the records file read-only, and a load through
 // atomic_ref never writes the location. The 16-byte tail is the one double-width field; see
-// ring/tail_cell.hpp.
+// ring/tail.hpp.
 #pragma once
 
 #include <atomic>

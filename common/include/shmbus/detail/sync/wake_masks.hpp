@@ -25,7 +25,7 @@
 #include <bit>
 #include <cstdint>
 
-#include "shmbus/util/atomic.hpp"
+#include "shmbus/detail/util/atomic.hpp"
 
 namespace shmbus::sync {
 
@@ -42,6 +42,11 @@ inline void set_bit(std::uint64_t* mask, std::uint32_t index) noexcept {
 /// Clears bit `index` (seq_cst). Sleeper, step 4.
 inline void clear_bit(std::uint64_t* mask, std::uint32_t index) noexcept {
     atomics::fetch_and_seq_cst(mask[index / 64], ~bit_of(index));
+}
+
+/// Whether bit `index` is set (seq_cst, as every load of a mask).
+[[nodiscard]] inline bool bit_is_set(const std::uint64_t* mask, std::uint32_t index) noexcept {
+    return (atomics::load_seq_cst(mask[index / 64]) & bit_of(index)) != 0;
 }
 
 /// Waker, step 2: any bit set among the first `words` words. seq_cst loads: the second half of

@@ -8,7 +8,7 @@
 //   |   line 0     identity (pairs with the records file)             |
 //   |   line 1     sleeping subscribers: bit mask, 8 words            |
 //   |   line 2     blocked publishers: bit mask, 8 words              |
-//   |   line 3     supervisor counters                                |
+//   |   line 3     supervisor counters, incarnation                   |
 //   |   line 4     active subscribers: bit mask, 8 words              |
 //   +---------------------------------------------------------------+ 4096
 //   | SubscriberSlot[max_subscribers]                 128 bytes each |
@@ -80,7 +80,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "shmbus/format/records_header.hpp"
+#include "shmbus/detail/format/records_header.hpp"
 
 namespace shmbus::format {
 
@@ -111,7 +111,11 @@ struct StateHeader {
     std::uint64_t departed_lost;      // records those subscribers lost
     std::uint32_t supervisor_pid;     // pid of the daemon supervising the topic, 0 if none
     std::uint32_t reserved0;
-    std::uint8_t reserved1[kCacheLine - 5 * sizeof(std::uint64_t)];
+    // Random and never zero: set at creation, and anew by every restoration of a truncated file
+    // (format/state_restore.hpp). A publisher that sees it change looks again at every slot's
+    // lock, for subscribers whose slots the truncation wiped (ring/subscriber_watch.hpp).
+    std::uint64_t incarnation;
+    std::uint8_t reserved1[kCacheLine - 6 * sizeof(std::uint64_t)];
     // line 4: bit i set = subscriber slot i is ACTIVE or EVICTED (set after the slot's state,
     // cleared before it)
     alignas(kCacheLine) std::uint64_t attached_subscribers[kMaskWords];
@@ -129,6 +133,7 @@ static_assert(offsetof(StateHeader, sleeping_subscribers) == kCacheLine);
 static_assert(offsetof(StateHeader, blocked_publishers) == 2 * kCacheLine);
 static_assert(offsetof(StateHeader, evicted_subscribers) == 3 * kCacheLine);
 static_assert(offsetof(StateHeader, supervisor_pid) == 3 * kCacheLine + 32);
+static_assert(offsetof(StateHeader, incarnation) == 3 * kCacheLine + 40);
 static_assert(offsetof(StateHeader, attached_subscribers) == 4 * kCacheLine);
 
 struct SubscriberSlot {
