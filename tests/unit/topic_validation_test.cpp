@@ -460,3 +460,42 @@ TEST_CASE("creating a topic that exists is kExists and leaves the first one inta
     }
     CHECK(shmbus::Topic::open(bus.path(), "t").capacity() == 4096);
 }
+
+TEST_CASE(
+    "a topic stamped with the next format version is refused with kIncompatible by code built for "
+    "this one") {
+    const std::uint32_t next = shmbus::format::kFormatVersion + 1;
+    const Refusal refusal =
+        open_with_records_field<std::uint32_t>(offsetof(RecordsHeader, format_version), next);
+    INFO("message: " << refusal.message);
+    CHECK(refusal.code == ErrorCode::kIncompatible);
+    CHECK(mentions(refusal.message, "format version " + std::to_string(next)));
+    CHECK(mentions(refusal.message,
+                   "reads version " + std::to_string(shmbus::format::kFormatVersion)));
+}
+
+TEST_CASE(
+    "an application whose inlined protocol was built for another format version is refused every "
+    "topic, with kIncompatible naming both") {
+    // What an application compiled against an older or newer libshmbus header passes to this
+    // library's Topic::open (which is inline, and so compiled into the application).
+    shmbus::test::BusDirectory bus;
+    shmbus::create_topic(bus.path(), "t", kSmall);
+    for (const std::uint32_t built_for :
+         {shmbus::format::kFormatVersion - 1, shmbus::format::kFormatVersion + 1}) {
+        CAPTURE(built_for);
+        try {
+            (void)shmbus::Topic::open_for_format(bus.path(), "t", {}, built_for);
+            FAIL("a topic was opened for code built for format " << built_for);
+        } catch (const shmbus::Error& error) {
+            CHECK(error.code() == ErrorCode::kIncompatible);
+            const std::string message = error.what();
+            CHECK(mentions(message, "built for topic format version " + std::to_string(built_for)));
+            CHECK(mentions(message,
+                           "reads version " + std::to_string(shmbus::format::kFormatVersion)));
+            CHECK(mentions(message, "rebuild"));
+        }
+    }
+    // The version this code was built for opens it.
+    CHECK_NOTHROW((void)shmbus::Topic::open(bus.path(), "t"));
+}
