@@ -78,7 +78,9 @@ Subscriber::Subscriber(const Topic& topic, const SubscriberOptions& options)
     if (!sequence_known_) {
         const ring::FrameInfo first = ring::inspect_frame(view_, start);
         if (first.kind == ring::FrameKind::kRecord) {
-            expected_sequence_ = atomics::load_relaxed(view_.header(start).sequence);
+            const ring::ReadLayout layout = ring::read_layout(view_);
+            expected_sequence_ =
+                ring::read_record_fields(layout, layout.ring + (start & layout.mask)).sequence;
             sequence_known_ = !lapped(start);
         } else if (start == tail.position) {
             expected_sequence_ = tail.sequence;

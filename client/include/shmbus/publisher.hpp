@@ -20,6 +20,7 @@
 #include <cstring>
 #include <memory>
 #include <span>
+#include <utility>
 
 #include "shmbus/detail/handle_guard.hpp"
 #include "shmbus/detail/ring/appender.hpp"
@@ -174,11 +175,26 @@ class Publisher {
     template <typename Attempt>
     auto wait_for_room(Attempt&& attempt, std::chrono::nanoseconds timeout) noexcept;
 
+    /// kOk while nothing has happened to the topic's files or the process since the last call
+    /// (one load); else what revalidate() finds: the topic lost, the handle forked.
+    Status still_usable() noexcept {
+        if (detail::handle_epoch() == epoch_) [[likely]]
+            return Status::kOk;
+        return revalidate();
+    }
+
+    /// still_usable(), for a pending claim: when the handle is not usable any more, the claim's
+    /// frames are not ours to stamp either (a lost topic's are zero pages, a forked child's are
+    /// the parent's), so the claim is forgotten, never committed or aborted.
+    Status claim_still_ours() noexcept {
+        const Status status = still_usable();
+        if (status != Status::kOk) [[unlikely]]
+            forget_claim();
+        return status;
+    }
+
     Status ready_to_claim(std::size_t length) noexcept {
-        if (detail::handle_epoch() != epoch_) [[unlikely]] {
-            const Status status = revalidate();
-            if (status != Status::kOk) return status;
-        }
+        if (const Status status = still_usable(); status != Status::kOk) return status;
         if (claim_pending_) return Status::kClaimPending;
         if (length > appender_.view().max_record_size) return Status::kTooLarge;
         return Status::kOk;
@@ -279,27 +295,16 @@ inline Claim& Claim::operator=(Claim&& other) noexcept {
 
 inline Status Claim::commit() noexcept {
     if (owner_ == nullptr) return Status::kNoClaim;
-    if (detail::handle_epoch() != owner_->epoch_) [[unlikely]] {
-        const Status status = owner_->revalidate();
-        if (status != Status::kOk) {
-            owner_->forget_claim();
-            owner_ = nullptr;
-            return status;
-        }
-    }
-    owner_->finish_commit(frame_);
-    owner_ = nullptr;
+    Publisher* const owner = std::exchange(owner_, nullptr);
+    if (const Status status = owner->claim_still_ours(); status != Status::kOk) return status;
+    owner->finish_commit(frame_);
     return Status::kOk;
 }
 
 inline void Claim::abort() noexcept {
     if (owner_ == nullptr) return;
-    if (detail::handle_epoch() == owner_->epoch_ || owner_->revalidate() == Status::kOk) {
-        owner_->finish_abort(frame_);
-    } else {
-        owner_->forget_claim();
-    }
-    owner_ = nullptr;
+    Publisher* const owner = std::exchange(owner_, nullptr);
+    if (owner->claim_still_ours() == Status::kOk) owner->finish_abort(frame_);
 }
 
 inline BatchClaim& BatchClaim::operator=(BatchClaim&& other) noexcept {
@@ -325,27 +330,16 @@ inline std::span<std::byte> BatchClaim::payload(std::size_t index) const noexcep
 
 inline Status BatchClaim::commit() noexcept {
     if (owner_ == nullptr) return Status::kNoClaim;
-    if (detail::handle_epoch() != owner_->epoch_) [[unlikely]] {
-        const Status status = owner_->revalidate();
-        if (status != Status::kOk) {
-            owner_->forget_claim();
-            owner_ = nullptr;
-            return status;
-        }
-    }
-    owner_->finish_commit_batch(batch_);
-    owner_ = nullptr;
+    Publisher* const owner = std::exchange(owner_, nullptr);
+    if (const Status status = owner->claim_still_ours(); status != Status::kOk) return status;
+    owner->finish_commit_batch(batch_);
     return Status::kOk;
 }
 
 inline void BatchClaim::abort() noexcept {
     if (owner_ == nullptr) return;
-    if (detail::handle_epoch() == owner_->epoch_ || owner_->revalidate() == Status::kOk) {
-        owner_->finish_abort_batch(batch_);
-    } else {
-        owner_->forget_claim();
-    }
-    owner_ = nullptr;
+    Publisher* const owner = std::exchange(owner_, nullptr);
+    if (owner->claim_still_ours() == Status::kOk) owner->finish_abort_batch(batch_);
 }
 
 inline BatchClaim Publisher::try_claim_batch(std::span<const std::uint32_t> lengths) noexcept {
@@ -395,13 +389,8 @@ inline Status Publisher::try_offer_batch(std::span<const std::span<const std::by
         }
         copy_payload(std::span<std::byte>(first_payload, batch_records[0].size()),
                      batch_records[0]);
-        if (detail::handle_epoch() != epoch_) [[unlikely]] {
-            // As in BatchClaim::commit: a lost topic's frames are not ours to stamp any more.
-            const Status status = revalidate();
-            if (status != Status::kOk) {
-                forget_claim();
-                return published > 0 ? Status::kOk : status;
-            }
+        if (const Status status = claim_still_ours(); status != Status::kOk) {
+            return published > 0 ? Status::kOk : status;
         }
         finish_commit_batch(batch);
         published += batch.count;

@@ -158,21 +158,29 @@ class Subscriber {
     // Empty polls at one position between checks that the position is a real frame's.
     static constexpr std::uint32_t kOrphanCheck = 1024;
 
-    [[nodiscard]] Record record_at(std::uint64_t position, const ring::FrameInfo& frame,
-                                   const std::byte* payload) const noexcept {
-        const format::FrameHeader& header = view_.header(position);
+    /// The Record handed to a handler for the record at `position` (accepted by
+    /// ring::accept_record), whose payload the caller passes: in place, or a validated copy.
+    [[nodiscard, gnu::always_inline]] static Record make_record(const ring::ReadLayout& layout,
+                                                                std::uint64_t position,
+                                                                const ring::RecordFrame& frame,
+                                                                const std::byte* payload) noexcept {
+        const ring::RecordFields fields = ring::read_record_fields(layout, frame.frame);
         Record record;
         record.payload = std::span<const std::byte>(payload, frame.length);
         record.position = position;
         record.next_position = frame.next;
-        // Relaxed: ordered after the acquire load of the commit word in inspect_frame.
-        record.sequence = atomics::load_relaxed(header.sequence);
-        record.timestamp_ns =
-            view_.timestamps ? atomics::load_relaxed(view_.timestamp_word(position)) : 0;
-        record.publisher =
-            std::atomic_ref<std::uint16_t>(const_cast<std::uint16_t&>(header.publisher))
-                .load(std::memory_order_relaxed);
+        record.sequence = fields.sequence;
+        record.timestamp_ns = fields.timestamp_ns;
+        record.publisher = fields.publisher;
         return record;
+    }
+
+    [[nodiscard]] Record record_at(std::uint64_t position, const ring::FrameInfo& frame,
+                                   const std::byte* payload) const noexcept {
+        const ring::ReadLayout layout = ring::read_layout(view_);
+        const ring::RecordFrame record{layout.ring + (position & layout.mask), frame.length,
+                                       frame.next};
+        return make_record(layout, position, record, payload);
     }
 
     void account(std::uint64_t sequence) noexcept {
@@ -272,46 +280,23 @@ Subscriber::RunEnd Subscriber::read_committed_run(std::uint64_t& position, Handl
         end.word = atomics::load_acquire(view_.commit_word(position));
         return end;
     }
-    std::byte* const ring = view_.ring;
-    const std::uint64_t mask = view_.mask;
-    const std::uint64_t capacity = view_.capacity;
-    const std::uint64_t max_length = view_.max_record_size;
-    const std::uint64_t header_size = view_.record_header_size;
-    const bool timestamps = view_.timestamps;
+    const ring::ReadLayout layout = ring::read_layout(view_);
     std::uint64_t at = position;
     std::size_t delivered = 0;
     std::uint64_t word = 0;
     while (delivered < limit) {
-        const std::uint64_t offset = at & mask;
-        std::byte* const frame = ring + offset;
-        auto& header = *reinterpret_cast<const format::FrameHeader*>(frame);
         // Acquire: pairs with the publisher's release (or seq_cst) store of COMMITTED, so the
         // header fields and payload read below are the ones written before it.
-        word = atomics::load_acquire(header.commit);
-        if (word != format::stamp(at, format::FrameState::kCommitted)) break;
-        const std::uint64_t room = capacity - offset;
-        if (room < format::kFrameHeaderSize) break;  // no room for the length: corrupt
-        // Relaxed, like every field below: ordered after the acquire load of the commit word.
-        const std::uint64_t length = atomics::load_relaxed(header.length);
-        const std::uint64_t size = format::frame_size(length, header_size);
-        if (length > max_length || size > room) break;  // corrupt
-        const std::uint64_t sequence = atomics::load_relaxed(header.sequence);
-        if (sequence != expected_sequence_) break;  // voided, lost or corrupt: account() counts it
-        Record record;
-        record.payload = std::span<const std::byte>(frame + header_size, length);
-        record.position = at;
-        record.next_position = at + size;
-        record.sequence = sequence;
-        record.timestamp_ns = timestamps
-                                  ? atomics::load_relaxed(*reinterpret_cast<const std::uint64_t*>(
-                                        frame + format::kFrameHeaderSize))
-                                  : 0;
-        record.publisher =
-            std::atomic_ref<std::uint16_t>(const_cast<std::uint16_t&>(header.publisher))
-                .load(std::memory_order_relaxed);
+        word = atomics::load_acquire(
+            *reinterpret_cast<const std::uint64_t*>(layout.ring + (at & layout.mask)));
+        ring::RecordFrame frame;
+        if (!ring::accept_record(layout, at, word, frame)) break;  // poll's general step decodes it
+        const Record record = make_record(layout, at, frame, frame.frame + layout.header_size);
+        // voided, lost or corrupt: account() counts it, in poll's general step
+        if (record.sequence != expected_sequence_) break;
         // As in account(): the next sequence is expected before the handler runs, and the record
         // counts as delivered, so that a handler that throws leaves exact counters (see poll).
-        expected_sequence_ = sequence + 1;
+        expected_sequence_ = record.sequence + 1;
         at = record.next_position;
         ++consumed_;
         ++delivered;

@@ -3,6 +3,8 @@
 // the one place that decides what a frame is and where the next one starts.
 #pragma once
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "shmbus/detail/format/frame_header.hpp"
@@ -100,27 +102,94 @@ struct FrameInfo {
     return info;
 }
 
+/// The layout a reader walks the ring with, copied out of the view into locals: a subscriber's
+/// run calls a handler between frames, and the compiler could not keep fields of the view in
+/// registers across a call that may write memory.
+struct ReadLayout {
+    const std::byte* ring;
+    std::uint64_t mask;
+    std::uint64_t capacity;
+    std::uint64_t max_length;
+    std::uint64_t header_size;  // record_header_size: 24, or 32 with timestamps
+    bool timestamps;
+};
+
+[[nodiscard, gnu::always_inline]] inline ReadLayout read_layout(const TopicView& view) noexcept {
+    return {view.ring,      view.mask, view.capacity, view.max_record_size, view.record_header_size,
+            view.timestamps};
+}
+
+/// A committed record's frame, as accept_record found it.
+struct RecordFrame {
+    const std::byte* frame = nullptr;  // its first byte, in the ring
+    std::uint64_t length = 0;          // payload bytes
+    std::uint64_t next = 0;            // position of the following frame
+};
+
+/// The one test of "this is a committed record a reader may deliver": `word`, the commit word
+/// of the frame at `position` loaded with acquire, is its COMMITTED stamp, the frame has room
+/// for a header before the end of the lap, and its length is one a record can have (within the
+/// maximum record size, the whole frame inside the lap). Anything else is classify_frame's to
+/// decode. Every reader goes through here: inspect_commit_word, and a subscriber's run of records.
+[[nodiscard, gnu::always_inline]] inline bool accept_record(const ReadLayout& layout,
+                                                            std::uint64_t position,
+                                                            std::uint64_t word,
+                                                            RecordFrame& out) noexcept {
+    // One comparison of the whole word settles the state and that the frame is this position's.
+    if (word != format::stamp(position, format::FrameState::kCommitted)) return false;
+    const std::uint64_t offset = position & layout.mask;
+    const std::uint64_t room = layout.capacity - offset;
+    // A header needs room in the lap before its length can be read.
+    if (room < format::kFrameHeaderSize) return false;
+    const std::byte* const frame = layout.ring + offset;
+    const auto& header = *reinterpret_cast<const format::FrameHeader*>(frame);
+    // Relaxed: ordered after the caller's acquire load of the commit word.
+    const std::uint64_t length = atomics::load_relaxed(header.length);
+    const std::uint64_t size = format::frame_size(length, layout.header_size);
+    if (length > layout.max_length || size > room) return false;
+    out.frame = frame;
+    out.length = length;
+    out.next = position + size;
+    return true;
+}
+
+/// The header fields of an accepted record besides its length.
+struct RecordFields {
+    std::uint64_t sequence = 0;
+    std::uint64_t timestamp_ns = 0;  // 0 on a topic without timestamps
+    std::uint16_t publisher = 0;
+};
+
+/// Reads them. Relaxed loads, ordered after the acquire load of the commit word that
+/// accept_record checked: they are the values written before the commit.
+[[nodiscard, gnu::always_inline]] inline RecordFields read_record_fields(
+    const ReadLayout& layout, const std::byte* frame) noexcept {
+    auto& header = *reinterpret_cast<const format::FrameHeader*>(frame);
+    RecordFields fields;
+    fields.sequence = atomics::load_relaxed(header.sequence);
+    fields.timestamp_ns = layout.timestamps
+                              ? atomics::load_relaxed(*reinterpret_cast<const std::uint64_t*>(
+                                    frame + format::kFrameHeaderSize))
+                              : 0;
+    fields.publisher = std::atomic_ref<std::uint16_t>(const_cast<std::uint16_t&>(header.publisher))
+                           .load(std::memory_order_relaxed);
+    return fields;
+}
+
 /// What the frame at `position` (8-aligned) is, given `word`, its commit word as the caller
 /// loaded it with acquire (inspect_frame, or a subscriber's run of records that stopped here).
 [[nodiscard]] inline FrameInfo inspect_commit_word(const TopicView& view, std::uint64_t position,
                                                    std::uint64_t word) noexcept {
-    // A committed record is what a reader meets almost every time: one comparison of the whole
-    // word settles its state, and classify_frame decodes the others.
-    if (word != format::stamp(position, format::FrameState::kCommitted)) [[unlikely]] {
+    // A committed record is what a reader meets almost every time; classify_frame decodes the
+    // rest, a committed frame with an impossible length included.
+    RecordFrame record;
+    if (!accept_record(read_layout(view), position, word, record)) [[unlikely]] {
         return classify_frame(view, position, word);
     }
-    const std::uint64_t room = view.room_in_lap(position);
     FrameInfo info;
-    // A header needs room in the lap before its length can be read; a frame that cannot have
-    // one is classify_frame's to call corrupt.
-    if (room < format::kFrameHeaderSize) [[unlikely]] {
-        return classify_frame(view, position, word);
-    }
-    // Relaxed: ordered after the acquire load above.
-    const std::uint32_t length = atomics::load_relaxed(view.header(position).length);
-    info.length = length;
-    info.kind = record_fits(view, length, room) ? FrameKind::kRecord : FrameKind::kCorrupt;
-    info.next = position + view.frame_size(length);
+    info.kind = FrameKind::kRecord;
+    info.length = static_cast<std::uint32_t>(record.length);  // <= max_record_size
+    info.next = record.next;
     return info;
 }
 
