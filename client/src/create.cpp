@@ -22,6 +22,7 @@
 #include "shmbus/detail/format/publisher_slot.hpp"
 #include "shmbus/detail/format/state_restore.hpp"
 #include "shmbus/detail/sync/semaphore.hpp"
+#include "shmbus/detail/util/record_clock.hpp"
 #include "shmbus/detail/util/topic_name.hpp"
 #include "shmbus/topic.hpp"
 #include "topic_mapping.hpp"
@@ -40,12 +41,6 @@ std::string random_suffix() {
     return text;
 }
 
-std::uint64_t realtime_ns() {
-    timespec now{};
-    ::clock_gettime(CLOCK_REALTIME, &now);
-    return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u +
-           static_cast<std::uint64_t>(now.tv_nsec);
-}
 
 /// Removes a half-built topic directory unless disarmed.
 class BuildDirectory {
@@ -160,7 +155,7 @@ void write_records(int fd, const format::TopicParameters& params, const format::
     header->max_subscribers = params.max_subscribers;
     header->policy = static_cast<std::uint32_t>(params.policy);
     header->flags = params.flags;
-    header->created_ns = realtime_ns();
+    header->created_ns = util::realtime_ns();
     std::memcpy(header->topic_id, topic_id, sizeof header->topic_id);
     std::memcpy(header->name, name.data(), name.size());
     auto* slots =

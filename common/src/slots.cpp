@@ -13,18 +13,13 @@
 #include "shmbus/detail/sync/ofd_lock.hpp"
 #include "shmbus/detail/sync/semaphore.hpp"
 #include "shmbus/detail/sync/wake_masks.hpp"
+#include "shmbus/detail/util/record_clock.hpp"
 #include "shmbus/detail/util/atomic.hpp"
 #include "shmbus/error.hpp"
 
 namespace shmbus::ring {
 namespace {
 
-std::uint64_t realtime_ns() {
-    timespec now{};
-    ::clock_gettime(CLOCK_REALTIME, &now);
-    return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u +
-           static_cast<std::uint64_t>(now.tv_nsec);
-}
 
 // A reclaimer locks a dead slot through a shared descriptor; OFD locks do not exclude threads
 // that share one, so reclaimers in one process also take this.
@@ -120,7 +115,7 @@ std::uint32_t attach_publisher_slot(const TopicView& view, int lock_fd) {
         slot.pid = static_cast<std::uint32_t>(::getpid());
         slot.uid = static_cast<std::uint32_t>(::geteuid());
         slot.generation += 1;
-        slot.attached_ns = realtime_ns();
+        slot.attached_ns = util::realtime_ns();
         sync::semaphore_initialise(view.publisher_waits[index].semaphore);
         sync::clear_bit(view.state->blocked_publishers, index);
         // seq_cst, state then mask bit: a publisher computing its limit after this sees our
@@ -163,7 +158,7 @@ std::uint32_t attach_subscriber_slot(const TopicView& view, int lock_fd, std::ui
         slot.pid = static_cast<std::uint32_t>(::getpid());
         slot.uid = static_cast<std::uint32_t>(::geteuid());
         slot.generation += 1;
-        slot.attached_ns = realtime_ns();
+        slot.attached_ns = util::realtime_ns();
         sync::semaphore_initialise(slot.semaphore);
         atomics::store_relaxed(slot.position, position);
         // seq_cst, state then mask bit: a publisher that computes its limit after this sees the

@@ -39,8 +39,6 @@
 // caller's business (client/src/publisher.cpp).
 #pragma once
 
-#include <time.h>
-
 #include <array>
 #include <atomic>
 #include <concepts>
@@ -54,6 +52,7 @@
 #include "shmbus/detail/ring/topic_view.hpp"
 #include "shmbus/detail/util/atomic.hpp"
 #include "shmbus/detail/util/fault_injection.hpp"
+#include "shmbus/detail/util/record_clock.hpp"
 
 namespace shmbus::ring {
 
@@ -326,7 +325,7 @@ class Appender {
         std::uint64_t timestamp_ns;  // the claim's time, when it does
     };
 
-    [[nodiscard]] HeaderFields header_fields() const noexcept {
+    [[nodiscard]] HeaderFields header_fields() noexcept {
         return {static_cast<std::uint16_t>(slot_index_), view_.timestamps, timestamp()};
     }
 
@@ -356,18 +355,16 @@ class Appender {
                                format::stamp(position, format::FrameState::kClaimed));
     }
 
-    [[nodiscard]] std::uint64_t timestamp() const noexcept {
+    [[nodiscard]] std::uint64_t timestamp() noexcept {
         if (!view_.timestamps) return 0;
-        timespec now{};
-        ::clock_gettime(CLOCK_REALTIME, &now);  // vDSO: no system call
-        return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u +
-               static_cast<std::uint64_t>(now.tv_nsec);
+        return clock_.now();  // util/record_clock.hpp: no serialising clock read per record
     }
 
     TopicView view_{};
     format::PublisherSlot* slot_ = nullptr;
     SubscriberWatch* watch_ = nullptr;
     std::uint32_t slot_index_ = 0;
+    util::RecordClock clock_;  // the publication time of this publisher's records
     Tail expected_{};          // last tail this publisher saw; the CAS corrects it when stale
     std::uint64_t limit_ = 0;  // cached publish limit; 0 forces a refresh on first claim
 };
