@@ -90,6 +90,12 @@ void SupervisedTopic::restore_state() {
     } catch (const shmbus::Error& error) {
         spdlog::error("{}", error.what());
     }
+    // The pid says who supervises the topic; a truncation (or a scribble) wipes it like the rest
+    // of the file. Relaxed, as at construction: a plain fact for `shmbus stat`.
+    const auto pid = static_cast<std::uint32_t>(::getpid());
+    if (atomics::load_relaxed(topic_.view().state->supervisor_pid) != pid) {
+        atomics::store_relaxed(topic_.view().state->supervisor_pid, pid);
+    }
 }
 
 void SupervisedTopic::reclaim() {

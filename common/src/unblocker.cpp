@@ -96,8 +96,9 @@ RepairReport repair_at_floor(const TopicView& view, int locks_fd) noexcept {
     const std::uint64_t lap_end = position + view.room_in_lap(position);
     if (lap_end < end) end = lap_end;
     for (std::uint32_t slot = 0; slot < view.max_publishers; ++slot) {
+        // Liveness is a write lock, as everywhere (format/lock_bytes.hpp): ask for a read lock.
         const auto probe =
-            sync::probe_byte(locks_fd, format::slot_lock_byte(slot), sync::LockKind::kWrite);
+            sync::probe_byte(locks_fd, format::slot_lock_byte(slot), sync::LockKind::kRead);
         if (probe == sync::Probe::kError) {
             report.outcome = RepairOutcome::kError;
             return report;

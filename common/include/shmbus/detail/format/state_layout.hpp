@@ -9,7 +9,7 @@
 //   |   line 1     sleeping subscribers: bit mask, 8 words            |
 //   |   line 2     blocked publishers: bit mask, 8 words              |
 //   |   line 3     supervisor counters, incarnation                   |
-//   |   line 4     active subscribers: bit mask, 8 words              |
+//   |   line 4     attached subscribers (ACTIVE or EVICTED): 8 words  |
 //   +---------------------------------------------------------------+ 4096
 //   | SubscriberSlot[max_subscribers]                 128 bytes each |
 //   +---------------------------------------------------------------+ publisher_waits_offset
