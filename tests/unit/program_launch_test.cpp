@@ -9,49 +9,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <optional>
+#include <shmbus/detail/util/unique_fd.hpp>
 #include <string>
 #include <thread>
 
 #include "support/child_process.hpp"
 
+namespace shmbus::test {
 namespace {
 
 using namespace std::chrono_literals;
-using shmbus::test::Clock;
-using shmbus::test::deadline_in;
-using shmbus::test::ProgramLaunch;
-using shmbus::test::start_program;
-
-struct Pipe {
-    Pipe() { REQUIRE(::pipe2(fds, O_CLOEXEC) == 0); }
-    ~Pipe() {
-        close_write();
-        if (fds[0] >= 0) ::close(fds[0]);
-    }
-    Pipe(const Pipe&) = delete;
-    Pipe& operator=(const Pipe&) = delete;
-    void close_write() {
-        if (fds[1] >= 0) ::close(fds[1]);
-        fds[1] = -1;
-    }
-    /// Everything written into the pipe, once every writer has closed it.
-    std::string drain() {
-        close_write();
-        std::string text;
-        char chunk[4096];
-        for (;;) {
-            const ssize_t got = ::read(fds[0], chunk, sizeof chunk);
-            if (got > 0) {
-                text.append(chunk, static_cast<std::size_t>(got));
-            } else if (got == 0 || errno != EINTR) {
-                return text;
-            }
-        }
-    }
-    int fds[2] = {-1, -1};
-};
+using util::UniqueFd;
 
 /// The raw wait status of `pid`, which must end within ten seconds (or the test fails).
 int status_of(pid_t pid) {
@@ -68,6 +39,31 @@ int status_of(pid_t pid) {
     }
 }
 
+struct Finished {
+    std::string output;  // what it wrote on the descriptor watched, line by line
+    int status = 0;      // its raw wait status
+};
+
+/// Runs `launch` to its end, its stdout or stderr (`watched`) into a pipe to the test.
+Finished run_to_end(ProgramLaunch launch, int watched) {
+    int fds[2];
+    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+    const UniqueFd from_program(fds[0]);
+    UniqueFd to_test(fds[1]);
+    (watched == STDOUT_FILENO ? launch.stdout_fd : launch.stderr_fd) = to_test.get();
+    const pid_t pid = start_program(launch);
+    REQUIRE(pid > 0);
+    to_test.reset();  // the program's copy is the only writer left: its end is end of file
+    Finished finished;
+    LineReader reader(from_program.get());
+    const auto deadline = deadline_in(10s);
+    while (const auto line = reader.read_line(deadline))
+        finished.output += *line + "\n";
+    CHECK_MESSAGE(reader.at_end(), "no end of file from the program within 10 s");
+    finished.status = status_of(pid);
+    return finished;
+}
+
 /// The value of field `name` ("SigBlk") in /proc/self/status as a started program sees it.
 std::optional<unsigned long long> status_field(const std::string& status, const std::string& name) {
     const std::size_t at = status.find("\n" + name + ":");
@@ -78,39 +74,31 @@ std::optional<unsigned long long> status_field(const std::string& status, const 
 }  // namespace
 
 TEST_CASE(
-    "a started program gets this process's environment, with the settings given and without "
-    "the variables unset") {
+    "a started program gets this process's environment, with the settings given and without the "
+    "variables unset") {
     REQUIRE(::setenv("SHMBUS_LAUNCH_KEPT", "kept", 1) == 0);
     REQUIRE(::setenv("SHMBUS_LAUNCH_REPLACED", "old", 1) == 0);
     REQUIRE(::setenv("SHMBUS_LAUNCH_UNSET", "there", 1) == 0);
-    Pipe out;
     ProgramLaunch launch;
     launch.argv = {"/bin/sh", "-c",
                    "echo \"$SHMBUS_LAUNCH_KEPT $SHMBUS_LAUNCH_REPLACED $SHMBUS_LAUNCH_ADDED "
                    "${SHMBUS_LAUNCH_UNSET-unset}\""};
     launch.environment = {"SHMBUS_LAUNCH_REPLACED=new", "SHMBUS_LAUNCH_ADDED=added"};
     launch.unset_environment = {"SHMBUS_LAUNCH_UNSET"};
-    launch.stdout_fd = out.fds[1];
-    const pid_t pid = start_program(launch);
-    REQUIRE(pid > 0);
-    CHECK(out.drain() == "kept new added unset\n");
-    const int status = status_of(pid);
-    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    const Finished finished = run_to_end(launch, STDOUT_FILENO);
     ::unsetenv("SHMBUS_LAUNCH_KEPT");
     ::unsetenv("SHMBUS_LAUNCH_REPLACED");
     ::unsetenv("SHMBUS_LAUNCH_UNSET");
+    CHECK(finished.output == "kept new added unset\n");
+    CHECK((WIFEXITED(finished.status) && WEXITSTATUS(finished.status) == 0));
 }
 
 TEST_CASE("a program that cannot be executed exits 127 and says why on its stderr") {
-    Pipe err;
     ProgramLaunch launch;
     launch.argv = {"/nonexistent/shmbus-program"};
-    launch.stderr_fd = err.fds[1];
-    const pid_t pid = start_program(launch);
-    REQUIRE(pid > 0);
-    CHECK(err.drain() == "exec /nonexistent/shmbus-program: No such file or directory\n");
-    const int status = status_of(pid);
-    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == shmbus::test::kExecFailedStatus));
+    const Finished finished = run_to_end(launch, STDERR_FILENO);
+    CHECK(finished.output == "exec /nonexistent/shmbus-program: No such file or directory\n");
+    CHECK((WIFEXITED(finished.status) && WEXITSTATUS(finished.status) == kExecFailedStatus));
 }
 
 TEST_CASE("an empty argv starts nothing and reports EINVAL") {
@@ -132,30 +120,27 @@ TEST_CASE("a program started in a process group of its own leads it as soon as i
 }
 
 TEST_CASE(
-    "a program starts with the signal mask given, and with the default action for the "
-    "signals named, though this process ignores them") {
+    "a program starts with the signal mask given, and with the default action for the signals "
+    "named, though this process ignores them") {
     struct sigaction ignore {};
     ignore.sa_handler = SIG_IGN;
     struct sigaction previous {};
     REQUIRE(::sigaction(SIGPIPE, &ignore, &previous) == 0);
-    Pipe out;
     ProgramLaunch launch;
     launch.argv = {"/bin/cat", "/proc/self/status"};
-    launch.stdout_fd = out.fds[1];
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     launch.signal_mask = mask;
     launch.default_signals = {SIGPIPE};
-    const pid_t pid = start_program(launch);
+    const Finished finished = run_to_end(launch, STDOUT_FILENO);
     ::sigaction(SIGPIPE, &previous, nullptr);
-    REQUIRE(pid > 0);
-    const std::string status = out.drain();
-    (void)status_of(pid);
-    const auto blocked = status_field(status, "SigBlk");
-    const auto ignored = status_field(status, "SigIgn");
+    const auto blocked = status_field(finished.output, "SigBlk");
+    const auto ignored = status_field(finished.output, "SigIgn");
     REQUIRE(blocked.has_value());
     REQUIRE(ignored.has_value());
     CHECK(*blocked == 1ull << (SIGTERM - 1));
     CHECK((*ignored & (1ull << (SIGPIPE - 1))) == 0);
 }
+
+}  // namespace shmbus::test
