@@ -116,30 +116,34 @@ CaseOutcome run_case(const CaseOptions& o, const CaseScratch& scratch) {
 
 int run(const CommandLine& line) {
     const CaseOptions& o = line.options;
-    JsonLine head;
-    head.add("label", line.label.empty() ? o.peer : line.label)
-        .add("peer", o.kind == "topics" || o.kind == "footprint" ? std::string("shmbus") : o.peer)
-        .add("case", o.kind)
-        .add("run", line.run)
-        .add("mode", name_of(o.peer_options.mode))
-        .add("api", name_of(o.peer_options.api))
-        .add("timestamps", o.peer_options.timestamps)
-        .add("prefault", o.peer_options.prefault)
-        .add("capacity", o.peer_options.capacity)
-        .add("size", static_cast<std::uint64_t>(o.size))
-        .add("writers", static_cast<std::uint64_t>(o.writers))
-        .add("readers", static_cast<std::uint64_t>(o.readers))
-        .add("writer_cpus", line.writer_cpus)
-        .add("reader_cpus", line.reader_cpus)
-        .add("daemon_interval_ms",
-             o.daemon.empty() ? std::uint64_t{0} : std::uint64_t{line.daemon_interval_ms});
+    JsonWriter head(JsonLayout::kSpaced);
+    head.begin_object();
+    head.field("label", line.label.empty() ? o.peer : line.label)
+        .field("peer", o.kind == "topics" || o.kind == "footprint" ? std::string("shmbus") : o.peer)
+        .field("case", o.kind)
+        .field("run", line.run)
+        .field("mode", name_of(o.peer_options.mode))
+        .field("api", name_of(o.peer_options.api))
+        .field("timestamps", o.peer_options.timestamps)
+        .field("prefault", o.peer_options.prefault)
+        .field("capacity", o.peer_options.capacity)
+        .field("size", static_cast<std::uint64_t>(o.size))
+        .field("writers", static_cast<std::uint64_t>(o.writers))
+        .field("readers", static_cast<std::uint64_t>(o.readers))
+        .field("writer_cpus", line.writer_cpus)
+        .field("reader_cpus", line.reader_cpus)
+        .field("daemon_interval_ms",
+               o.daemon.empty() ? std::uint64_t{0} : std::uint64_t{line.daemon_interval_ms});
     CaseScratch scratch(o);
     CaseOutcome outcome = run_case(o, scratch);
     std::string failures;
     for (const std::string& failure : outcome.failures) {
         failures += (failures.empty() ? "" : "; ") + failure;
     }
-    outcome.line.add("ok", failures.empty()).add("failures", failures);
+    outcome.line.field("ok", failures.empty()).field("failures", failures);
+    outcome.line.end_object();
+    head.end_object();
+    // One object: the run's members, then the case's.
     std::string text = head.text();
     text.pop_back();
     text += ", " + outcome.line.text().substr(1);

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <shmbus/detail/util/unique_fd.hpp>
 #include <shmbus/error.hpp>
 #include <string>
 
@@ -57,32 +58,24 @@ std::optional<std::vector<gid_t>> peer_groups(int fd) {
 
 ControlServer::ControlServer(const std::filesystem::path& dir, Handler handler)
     : path_(dir / std::string(control::kSocketName)), handler_(std::move(handler)) {
-    const int dir_fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd < 0) throw shmbus::system_error("opening bus directory " + dir.string());
-    const sockaddr_un address = address_for(path_, dir_fd);
-    listen_fd_ = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (listen_fd_ < 0) {
-        ::close(dir_fd);
-        throw shmbus::system_error("creating the control socket");
+    {
+        const shmbus::util::UniqueFd dir_fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!dir_fd) throw shmbus::system_error("opening bus directory " + dir.string());
+        const sockaddr_un address = address_for(path_, dir_fd.get());
+        listen_fd_ = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (listen_fd_ < 0) throw shmbus::system_error("creating the control socket");
+        // A socket left by a daemon that died: we hold the daemon lock, so nobody listens on it.
+        if (::unlinkat(dir_fd.get(), path_.filename().c_str(), 0) != 0 && errno != ENOENT) {
+            throw shmbus::system_error("removing the stale control socket " + path_.string());
+        }
+        if (::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+            throw shmbus::system_error("binding the control socket " + path_.string());
+        }
+        // Anyone may connect; the configuration's rules decide, per request, who is answered yes.
+        if (::fchmodat(dir_fd.get(), path_.filename().c_str(), 0666, 0) != 0) {
+            throw shmbus::system_error("setting the mode of " + path_.string());
+        }
     }
-    // A socket left by a daemon that died: we hold the daemon lock, so nobody listens on it.
-    if (::unlinkat(dir_fd, path_.filename().c_str(), 0) != 0 && errno != ENOENT) {
-        const int error = errno;
-        ::close(dir_fd);
-        throw shmbus::system_error("removing the stale control socket " + path_.string(), error);
-    }
-    if (::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-        const int error = errno;
-        ::close(dir_fd);
-        throw shmbus::system_error("binding the control socket " + path_.string(), error);
-    }
-    // Anyone may connect; the configuration's rules decide, per request, who is answered yes.
-    if (::fchmodat(dir_fd, path_.filename().c_str(), 0666, 0) != 0) {
-        const int error = errno;
-        ::close(dir_fd);
-        throw shmbus::system_error("setting the mode of " + path_.string(), error);
-    }
-    ::close(dir_fd);
     if (::listen(listen_fd_, kBacklog) != 0) {
         throw shmbus::system_error("listening on " + path_.string());
     }

@@ -33,41 +33,32 @@ std::filesystem::path DaemonLock::path_for(const std::filesystem::path& dir) {
 
 DaemonLock::DaemonLock(const std::filesystem::path& dir) {
     const std::filesystem::path path = path_for(dir);
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd_ < 0) throw shmbus::system_error("opening the daemon lock " + path.string());
-    switch (shmbus::sync::try_lock_byte(fd_, kDaemonLockByte, shmbus::sync::LockKind::kWrite)) {
+    fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (!fd_) throw shmbus::system_error("opening the daemon lock " + path.string());
+    // On every throw below, fd_ is closed as the constructor unwinds.
+    switch (
+        shmbus::sync::try_lock_byte(fd_.get(), kDaemonLockByte, shmbus::sync::LockKind::kWrite)) {
         case shmbus::sync::LockResult::kAcquired:
             break;
         case shmbus::sync::LockResult::kConflict: {
-            const long pid = recorded_pid(fd_);
-            ::close(fd_);
-            fd_ = -1;
+            const long pid = recorded_pid(fd_.get());
             throw shmbus::Error(
                 shmbus::ErrorCode::kBusy,
                 "another shmbusd " + (pid > 0 ? "(pid " + std::to_string(pid) + ") " : "") +
                     "already supervises " + dir.string() + " (it holds " + path.string() + ")");
         }
-        case shmbus::sync::LockResult::kError: {
-            const int error = errno;
-            ::close(fd_);
-            fd_ = -1;
-            throw shmbus::system_error("locking " + path.string(), error);
-        }
+        case shmbus::sync::LockResult::kError:
+            throw shmbus::system_error("locking " + path.string());
     }
     const std::string pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd_, 0) != 0 ||
-        ::pwrite(fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
-        const int error = errno;
-        ::close(fd_);
-        fd_ = -1;
-        throw shmbus::system_error("writing the pid into " + path.string(), error);
+    if (::ftruncate(fd_.get(), 0) != 0 ||
+        ::pwrite(fd_.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+        throw shmbus::system_error("writing the pid into " + path.string());
     }
 }
 
-DaemonLock::~DaemonLock() {
-    // The file stays: removing it would let a daemon starting now lock a file that the next one
-    // no longer sees. Closing drops the lock.
-    if (fd_ >= 0) ::close(fd_);
-}
+// The file stays: removing it would let a daemon starting now lock a file that the next one no
+// longer sees. Closing fd_ drops the lock.
+DaemonLock::~DaemonLock() = default;
 
 }  // namespace shmbusd

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <shmbus/detail/util/unique_fd.hpp>
 #include <string>
 
 namespace shmbusd {
@@ -20,7 +21,7 @@ class DaemonLock {
     [[nodiscard]] static std::filesystem::path path_for(const std::filesystem::path& dir);
 
   private:
-    int fd_ = -1;
+    shmbus::util::UniqueFd fd_;
 };
 
 }  // namespace shmbusd

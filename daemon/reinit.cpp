@@ -9,6 +9,7 @@
 #include <shmbus/detail/format/lock_bytes.hpp>
 #include <shmbus/detail/sync/ofd_lock.hpp>
 #include <shmbus/detail/util/topic_name.hpp>
+#include <shmbus/detail/util/unique_fd.hpp>
 #include <shmbus/error.hpp>
 #include <shmbus/topic.hpp>
 
@@ -17,20 +18,6 @@
 
 namespace shmbusd {
 namespace {
-
-class Descriptor {
-  public:
-    explicit Descriptor(int fd) noexcept : fd_(fd) {}
-    ~Descriptor() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Descriptor(const Descriptor&) = delete;
-    Descriptor& operator=(const Descriptor&) = delete;
-    [[nodiscard]] int get() const noexcept { return fd_; }
-
-  private:
-    int fd_;
-};
 
 class StagingDirectory {
   public:
@@ -60,11 +47,12 @@ std::string reinit_topic(const Config& config, const std::string& name) {
     std::error_code error;
     const bool exists = std::filesystem::exists(topic_dir, error);
 
-    Descriptor old_records(exists ? ::open(records.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW) : -1);
-    if (exists && old_records.get() < 0 && errno != ENOENT) {
+    const shmbus::util::UniqueFd old_records(
+        exists ? ::open(records.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW) : -1);
+    if (exists && !old_records && errno != ENOENT) {
         throw shmbus::system_error(topic + ": opening " + records.string());
     }
-    if (old_records.get() >= 0) {
+    if (old_records) {
         switch (shmbus::sync::try_lock_byte(old_records.get(), shmbus::format::kInitLockByte,
                                             shmbus::sync::LockKind::kWrite)) {
             case shmbus::sync::LockResult::kAcquired:
@@ -96,7 +84,7 @@ std::string reinit_topic(const Config& config, const std::string& name) {
         throw shmbus::system_error(topic + ": swapping the new topic into place");
     }
     // The old files now sit in the staging directory, which goes when this returns.
-    if (old_records.get() >= 0 && ::ftruncate(old_records.get(), 0) != 0) {
+    if (old_records && ::ftruncate(old_records.get(), 0) != 0) {
         throw shmbus::system_error(topic + ": truncating the old records file");
     }
     return "reinitialised " + topic + ": its records were discarded; capacity " +

@@ -27,18 +27,14 @@ SignalReader::SignalReader() {
         throw shmbus::system_error("blocking SIGTERM, SIGINT and SIGHUP");
     }
     ::signal(SIGPIPE, SIG_IGN);
-    fd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (fd_ < 0) throw shmbus::system_error("creating a signalfd");
-}
-
-SignalReader::~SignalReader() {
-    if (fd_ >= 0) ::close(fd_);
+    fd_.reset(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
+    if (!fd_) throw shmbus::system_error("creating a signalfd");
 }
 
 SignalEvent SignalReader::read() {
     signalfd_siginfo info{};
     for (;;) {
-        const ssize_t got = ::read(fd_, &info, sizeof info);
+        const ssize_t got = ::read(fd_.get(), &info, sizeof info);
         if (got == static_cast<ssize_t>(sizeof info)) break;
         if (got < 0 && errno == EINTR) continue;
         return SignalEvent::kNone;  // EAGAIN: nothing pending

@@ -7,6 +7,8 @@
 // SIGPIPE is ignored: a client that hangs up mid-reply is an error on that connection only.
 #pragma once
 
+#include <shmbus/detail/util/unique_fd.hpp>
+
 namespace shmbusd {
 
 enum class SignalEvent { kNone, kStop, kReload };
@@ -16,18 +18,17 @@ class SignalReader {
     /// Blocks the signals above in the calling thread (call it before starting any thread) and
     /// opens the signalfd. Throws shmbus::Error.
     SignalReader();
-    ~SignalReader();
     SignalReader(const SignalReader&) = delete;
     SignalReader& operator=(const SignalReader&) = delete;
 
     /// The descriptor to poll for POLLIN.
-    [[nodiscard]] int fd() const noexcept { return fd_; }
+    [[nodiscard]] int fd() const noexcept { return fd_.get(); }
 
     /// Reads one pending signal, or kNone if none is pending.
     [[nodiscard]] SignalEvent read();
 
   private:
-    int fd_ = -1;
+    shmbus::util::UniqueFd fd_;
 };
 
 }  // namespace shmbusd

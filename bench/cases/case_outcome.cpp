@@ -67,14 +67,14 @@ void CaseOutcome::finish(ChildProcesses& children, std::uint32_t processes,
     const std::uint64_t foreign = busy > own_cpu ? busy - own_cpu : 0;
     const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
     const double capacity = static_cast<double>(window) * static_cast<double>(cpus > 0 ? cpus : 1);
-    line.add("window_ns", window)
-        .add("own_cpu_ns", own_cpu)
-        .add("foreign_cpu_ns", foreign)
-        .add("foreign_share", capacity > 0 ? static_cast<double>(foreign) / capacity : 0.0)
-        .add("steal_ns", after.steal_ns - before.steal_ns)
-        .add("daemon_cpu_ns", daemon_cpu)
-        .add("load1_start", load_before.one)
-        .add("load1_end", load_after.one);
+    line.field("window_ns", window)
+        .field("own_cpu_ns", own_cpu)
+        .field("foreign_cpu_ns", foreign)
+        .field("foreign_share", capacity > 0 ? static_cast<double>(foreign) / capacity : 0.0)
+        .field("steal_ns", after.steal_ns - before.steal_ns)
+        .field("daemon_cpu_ns", daemon_cpu)
+        .field("load1_start", load_before.one)
+        .field("load1_end", load_after.one);
 }
 
 }  // namespace shmbus::bench

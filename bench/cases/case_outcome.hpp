@@ -9,13 +9,17 @@
 #include "cases/case_options.hpp"
 #include "core/child_processes.hpp"
 #include "core/control_block.hpp"
-#include "core/json_line.hpp"
+#include "json_writer.hpp"
 
 namespace shmbus::bench {
 
 struct CaseOutcome {
+    CaseOutcome() { line.begin_object(); }
+
     SharedControl control;
-    JsonLine line;
+    /// The case's figures, the members of a JSON object left open: the driver ends it and
+    /// appends them to the run's own (driver.cpp). Spaced, as results.jsonl is written.
+    JsonWriter line{JsonLayout::kSpaced};
     std::vector<std::string> failures;
 
     /// Waits until `processes` arrived at the start line, starts shmbusd on `directory` if

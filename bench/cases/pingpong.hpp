@@ -96,23 +96,23 @@ CaseOutcome run_pingpong(const CaseOptions& options, const CaseScratch& scratch)
 
     const ProcessReport& ping = outcome.control.report(kPing);
     const ProcessReport& pong = outcome.control.report(kPong);
-    JsonLine& line = outcome.line;
-    line.add("round_trips", options.count).add("warmup", options.warmup);
-    line.add("p50_ns", ping.latency.p50_ns)
-        .add("p90_ns", ping.latency.p90_ns)
-        .add("p99_ns", ping.latency.p99_ns)
-        .add("p999_ns", ping.latency.p999_ns)
-        .add("min_ns", ping.latency.min_ns)
-        .add("max_ns", ping.latency.max_ns)
-        .add("mean_ns", ping.latency.mean_ns);
+    JsonWriter& line = outcome.line;
+    line.field("round_trips", options.count).field("warmup", options.warmup);
+    line.field("p50_ns", ping.latency.p50_ns)
+        .field("p90_ns", ping.latency.p90_ns)
+        .field("p99_ns", ping.latency.p99_ns)
+        .field("p999_ns", ping.latency.p999_ns)
+        .field("min_ns", ping.latency.min_ns)
+        .field("max_ns", ping.latency.max_ns)
+        .field("mean_ns", ping.latency.mean_ns);
     const double one_way = 2.0 * static_cast<double>(total);
-    line.add("cpu_ns_per_record",
-             static_cast<double>(ping.user_ns + ping.system_ns + pong.user_ns + pong.system_ns) /
-                 one_way);
-    line.add("switches_per_record",
-             static_cast<double>(ping.voluntary_switches + pong.voluntary_switches) / one_way);
-    line.add("errors", ping.errors);
-    line.add("setup_ns", std::max(ping.setup_ns, pong.setup_ns));
+    line.field("cpu_ns_per_record",
+               static_cast<double>(ping.user_ns + ping.system_ns + pong.user_ns + pong.system_ns) /
+                   one_way);
+    line.field("switches_per_record",
+               static_cast<double>(ping.voluntary_switches + pong.voluntary_switches) / one_way);
+    line.field("errors", ping.errors);
+    line.field("setup_ns", std::max(ping.setup_ns, pong.setup_ns));
     return outcome;
 }
 

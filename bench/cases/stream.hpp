@@ -154,28 +154,28 @@ CaseOutcome run_stream(const CaseOptions& options, const CaseScratch& scratch) {
     const double elapsed = end > start ? static_cast<double>(end - start) : 0.0;
     const double records = static_cast<double>(expected);
     const double writing = writers_end > start ? static_cast<double>(writers_end - start) : 0.0;
-    JsonLine& line = outcome.line;
-    line.add("records_per_writer", options.count).add("batch", options.batch);
-    line.add("elapsed_ns", elapsed);
-    line.add("msgs_per_s", elapsed > 0 ? records / elapsed * 1e9 : 0.0);
-    line.add("deliveries_per_s",
-             elapsed > 0 ? records * static_cast<double>(readers) / elapsed * 1e9 : 0.0);
-    line.add("mb_per_s",
-             elapsed > 0 ? records * static_cast<double>(options.size) / elapsed * 1e3 : 0.0);
-    line.add("writer_ns_per_record", writing / records);
-    line.add("writer_cpu_ns_per_record", static_cast<double>(writer_cpu) / records);
-    line.add("reader_cpu_ns_per_record",
-             static_cast<double>(reader_cpu) / (records * static_cast<double>(readers)));
-    line.add("writer_minor_faults", writer_faults).add("reader_minor_faults", reader_faults);
-    line.add("writer_switches_per_record", static_cast<double>(writer_switches) / records);
-    line.add("reader_switches_per_record",
-             static_cast<double>(reader_switches) / (records * static_cast<double>(readers)));
-    line.add("setup_ns", setup);
-    line.add("reader_rss_before_kb", rss_before)
-        .add("reader_rss_kb", rss)
-        .add("reader_rss_anon_kb", rss_anon)
-        .add("reader_rss_shmem_kb", rss_shmem);
-    line.add("errors", errors);
+    JsonWriter& line = outcome.line;
+    line.field("records_per_writer", options.count).field("batch", options.batch);
+    line.field("elapsed_ns", elapsed);
+    line.field("msgs_per_s", elapsed > 0 ? records / elapsed * 1e9 : 0.0);
+    line.field("deliveries_per_s",
+               elapsed > 0 ? records * static_cast<double>(readers) / elapsed * 1e9 : 0.0);
+    line.field("mb_per_s",
+               elapsed > 0 ? records * static_cast<double>(options.size) / elapsed * 1e3 : 0.0);
+    line.field("writer_ns_per_record", writing / records);
+    line.field("writer_cpu_ns_per_record", static_cast<double>(writer_cpu) / records);
+    line.field("reader_cpu_ns_per_record",
+               static_cast<double>(reader_cpu) / (records * static_cast<double>(readers)));
+    line.field("writer_minor_faults", writer_faults).field("reader_minor_faults", reader_faults);
+    line.field("writer_switches_per_record", static_cast<double>(writer_switches) / records);
+    line.field("reader_switches_per_record",
+               static_cast<double>(reader_switches) / (records * static_cast<double>(readers)));
+    line.field("setup_ns", setup);
+    line.field("reader_rss_before_kb", rss_before)
+        .field("reader_rss_kb", rss)
+        .field("reader_rss_anon_kb", rss_anon)
+        .field("reader_rss_shmem_kb", rss_shmem);
+    line.field("errors", errors);
     return outcome;
 }
 

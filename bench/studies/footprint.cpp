@@ -64,10 +64,10 @@ CaseOutcome run_footprint(const CaseOptions& options, const CaseScratch& scratch
     const FileSize state_file = size_of(scratch.directory() / kTopic / "state");
 
     CaseOutcome total;
-    total.line.add("records_file_bytes", records_file.bytes)
-        .add("records_file_allocated", records_file.allocated)
-        .add("state_file_bytes", state_file.bytes)
-        .add("state_file_allocated", state_file.allocated);
+    total.line.field("records_file_bytes", records_file.bytes)
+        .field("records_file_allocated", records_file.allocated)
+        .field("state_file_bytes", state_file.bytes)
+        .field("state_file_allocated", state_file.allocated);
     for (const Variant& variant : kVariants) {
         CaseOutcome outcome;
         ChildProcesses children(outcome.control);
@@ -101,12 +101,12 @@ CaseOutcome run_footprint(const CaseOptions& options, const CaseScratch& scratch
             total.failures.push_back(failure);
         const ProcessReport& report = outcome.control.report(0);
         const std::string prefix = variant.name;
-        total.line.add(prefix + "_rss_before_kb", report.rss_before_kb)
-            .add(prefix + "_rss_kb", report.rss_kb)
-            .add(prefix + "_anon_kb", report.rss_anon_kb)
-            .add(prefix + "_file_kb", report.rss_file_kb)
-            .add(prefix + "_shmem_kb", report.rss_shmem_kb)
-            .add(prefix + "_errors", report.errors);
+        total.line.field(prefix + "_rss_before_kb", report.rss_before_kb)
+            .field(prefix + "_rss_kb", report.rss_kb)
+            .field(prefix + "_anon_kb", report.rss_anon_kb)
+            .field(prefix + "_file_kb", report.rss_file_kb)
+            .field(prefix + "_shmem_kb", report.rss_shmem_kb)
+            .field(prefix + "_errors", report.errors);
     }
     return total;
 }

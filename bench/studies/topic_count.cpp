@@ -132,15 +132,15 @@ CaseOutcome run_topic_count(const CaseOptions& options, const CaseScratch& scrat
     outcome.finish(children, 1, options, scratch.directory());
     const ProcessReport& report = outcome.control.report(0);
     const double topics = static_cast<double>(options.topics);
-    outcome.line.add("topics", options.topics)
-        .add("create_us_per_topic", report.figures[kCreateNsPerTopic] / 1e3)
-        .add("open_us_per_topic", report.figures[kOpenNsPerTopic] / 1e3)
-        .add("rss_kb", report.figures[kRssKb])
-        .add("rss_kb_per_topic", (report.figures[kRssKb] - report.figures[kRssBeforeKb]) / topics)
-        .add("descriptors", report.figures[kDescriptors])
-        .add("mappings", report.figures[kMappings])
-        .add("ns_per_record", report.figures[kNsPerRecord])
-        .add("errors", report.errors);
+    outcome.line.field("topics", options.topics)
+        .field("create_us_per_topic", report.figures[kCreateNsPerTopic] / 1e3)
+        .field("open_us_per_topic", report.figures[kOpenNsPerTopic] / 1e3)
+        .field("rss_kb", report.figures[kRssKb])
+        .field("rss_kb_per_topic", (report.figures[kRssKb] - report.figures[kRssBeforeKb]) / topics)
+        .field("descriptors", report.figures[kDescriptors])
+        .field("mappings", report.figures[kMappings])
+        .field("ns_per_record", report.figures[kNsPerRecord])
+        .field("errors", report.errors);
     return outcome;
 }
 

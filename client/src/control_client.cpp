@@ -11,6 +11,7 @@
 
 #include "shmbus/control.hpp"
 #include "shmbus/detail/util/topic_name.hpp"
+#include "shmbus/detail/util/unique_fd.hpp"
 
 namespace shmbus {
 namespace {
@@ -18,34 +19,19 @@ namespace {
 // Creating a large topic means allocating its whole file; on a slow disk that takes a while.
 constexpr int kReplyTimeoutSeconds = 60;
 
-class Descriptor {
-  public:
-    explicit Descriptor(int fd) noexcept : fd_(fd) {}
-    ~Descriptor() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Descriptor(const Descriptor&) = delete;
-    Descriptor& operator=(const Descriptor&) = delete;
-    [[nodiscard]] int get() const noexcept { return fd_; }
-
-  private:
-    int fd_;
-};
-
 /// Connects to the socket at `path`. A path too long for sockaddr_un is reached through the
 /// directory's descriptor (/proc/self/fd/N/.shmbusd.sock), which is short whatever `dir` is.
 void connect_to(int fd, const std::filesystem::path& dir, const std::filesystem::path& path) {
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     std::string target = path.string();
-    int dir_fd = -1;
+    util::UniqueFd dir_fd;
     if (target.size() >= sizeof address.sun_path) {
-        dir_fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0) throw system_error("bus directory " + dir.string());
-        target =
-            "/proc/self/fd/" + std::to_string(dir_fd) + "/" + std::string(control::kSocketName);
+        dir_fd.reset(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!dir_fd) throw system_error("bus directory " + dir.string());
+        target = "/proc/self/fd/" + std::to_string(dir_fd.get()) + "/" +
+                 std::string(control::kSocketName);
     }
-    Descriptor dir_guard(dir_fd);
     std::memcpy(address.sun_path, target.c_str(), target.size() + 1);
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) return;
     const int error = errno;
@@ -63,10 +49,10 @@ void connect_to(int fd, const std::filesystem::path& dir, const std::filesystem:
     throw system_error("connecting to shmbusd's control socket " + path.string(), error);
 }
 
-control::Reply exchange(const std::filesystem::path& dir, const std::string& request) {
+control::Reply exchange_with_daemon(const std::filesystem::path& dir, const std::string& request) {
     const std::filesystem::path path = control_socket_path(dir);
-    Descriptor socket(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-    if (socket.get() < 0) throw system_error("creating a socket to reach shmbusd");
+    const util::UniqueFd socket(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    if (!socket) throw system_error("creating a socket to reach shmbusd");
     const timeval timeout{kReplyTimeoutSeconds, 0};
     if (::setsockopt(socket.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0 ||
         ::setsockopt(socket.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout) != 0) {
@@ -106,7 +92,7 @@ bool send_create(const std::filesystem::path& dir, std::string_view name,
         throw Error(ErrorCode::kInvalidArgument, *problem);
     }
     const control::Reply reply =
-        exchange(dir, control::encode_request({std::string(name), request}));
+        exchange_with_daemon(dir, control::encode_request({std::string(name), request}));
     if (!reply.ok) throw Error(reply.code, reply.message);
     return reply.created;
 }

@@ -24,6 +24,7 @@
 #include "shmbus/detail/sync/semaphore.hpp"
 #include "shmbus/detail/util/record_clock.hpp"
 #include "shmbus/detail/util/topic_name.hpp"
+#include "shmbus/detail/util/unique_fd.hpp"
 #include "shmbus/topic.hpp"
 #include "topic_mapping.hpp"
 
@@ -62,25 +63,6 @@ class BuildDirectory {
     bool armed_ = true;
 };
 
-class FileDescriptor {
-  public:
-    explicit FileDescriptor(int fd) : fd_(fd) {}
-    ~FileDescriptor() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    FileDescriptor(const FileDescriptor&) = delete;
-    FileDescriptor& operator=(const FileDescriptor&) = delete;
-    [[nodiscard]] int get() const { return fd_; }
-    int release() {
-        const int fd = fd_;
-        fd_ = -1;
-        return fd;
-    }
-
-  private:
-    int fd_;
-};
-
 class Mapping {
   public:
     Mapping(int fd, std::size_t size, const std::string& what) : size_(size) {
@@ -108,23 +90,22 @@ FileAccess locks_access(const FileAccess& records) noexcept {
 namespace {
 
 /// Creates `path` at full size, with the requested owner and mode, and returns its descriptor.
-int allocate_file(const std::filesystem::path& path, std::uint64_t size, const FileAccess& access,
-                  const std::string& topic) {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) throw system_error(topic + ": creating " + path.string());
-    FileDescriptor guard(fd);
+util::UniqueFd allocate_file(const std::filesystem::path& path, std::uint64_t size,
+                             const FileAccess& access, const std::string& topic) {
+    util::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd) throw system_error(topic + ": creating " + path.string());
     // Mode first: once the file belongs to someone else, only a privileged creator may chmod it.
-    if (::fchmod(fd, access.mode) != 0) {
+    if (::fchmod(fd.get(), access.mode) != 0) {
         throw system_error(topic + ": setting the mode of " + path.string());
     }
     if (access.owner || access.group) {
-        if (::fchown(fd, access.owner ? *access.owner : static_cast<uid_t>(-1),
+        if (::fchown(fd.get(), access.owner ? *access.owner : static_cast<uid_t>(-1),
                      access.group ? *access.group : static_cast<gid_t>(-1)) != 0) {
             throw system_error(topic + ": setting the owner of " + path.string());
         }
     }
-    if (size == 0) return guard.release();
-    if (const int error = ::posix_fallocate(fd, 0, static_cast<off_t>(size)); error != 0) {
+    if (size == 0) return fd;
+    if (const int error = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size)); error != 0) {
         if (error == ENOSPC || error == EDQUOT || error == EFBIG) {
             throw Error(ErrorCode::kNoSpace,
                         topic + ": no space for " + std::to_string(size) + " bytes at " +
@@ -134,7 +115,7 @@ int allocate_file(const std::filesystem::path& path, std::uint64_t size, const F
         }
         throw system_error(topic + ": allocating " + path.string(), error);
     }
-    return guard.release();
+    return fd;
 }
 
 void write_records(int fd, const format::TopicParameters& params, const format::Geometry& geometry,
@@ -237,16 +218,17 @@ void create_topic(const std::filesystem::path& dir, std::string_view name,
     const auto state_path = build.path() / "state";
     const auto locks_path = build.path() / "locks";
     {
-        FileDescriptor records(
-            allocate_file(records_path, geometry.records_file_size, options.records, topic));
+        const util::UniqueFd records =
+            allocate_file(records_path, geometry.records_file_size, options.records, topic);
         write_records(records.get(), params, geometry, topic_id, name, topic + ": records file");
-        FileDescriptor state(
-            allocate_file(state_path, geometry.state_file_size, options.state, topic));
+        const util::UniqueFd state =
+            allocate_file(state_path, geometry.state_file_size, options.state, topic);
         write_state(state.get(), params, geometry, topic_id, topic + ": state file");
         // Empty: only its lock bytes, far past its end, are used. The records file's owner and
         // group, and only its write bits, so that whoever may publish can take a lock and nobody
         // else can open it at all (docs/FORMAT.md, "Slots and liveness").
-        FileDescriptor locks(allocate_file(locks_path, 0, locks_access(options.records), topic));
+        const util::UniqueFd locks =
+            allocate_file(locks_path, 0, locks_access(options.records), topic);
     }
     // The directory's mode decides who may reach the files at all; the files' own modes decide
     // who may do what with them.

@@ -5,12 +5,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "arguments.hpp"
 #include "exit_status.hpp"
-#include "json_text.hpp"
+#include "json_writer.hpp"
 #include "line_reader.hpp"
 #include "record_format.hpp"
 #include "text_table.hpp"
@@ -200,6 +201,23 @@ TEST_CASE("JSON text escapes quotes, controls and bytes that are not UTF-8") {
     json.end_object();
     json.end_object();
     CHECK(json.text() == R"({"name":"t","count":3,"alive":true,"list":[1,2],"empty":{}})");
+}
+
+TEST_CASE("JSON text in the spaced layout, with signed integers, doubles to six digits and null") {
+    JsonWriter json(JsonLayout::kSpaced);
+    json.begin_object();
+    json.field("delta", std::int64_t{-3}).field("share", 0.125).field("rate", 1234567.0);
+    json.field("unknown", std::numeric_limits<double>::infinity());
+    json.field("not_a_number", std::numeric_limits<double>::quiet_NaN());
+    json.key("list");
+    json.begin_array();
+    json.value(-1);
+    json.value(false);
+    json.null_value();
+    json.end_array();
+    json.end_object();
+    CHECK(json.text() == R"({"delta": -3, "share": 0.125, "rate": 1.23457e+06, "unknown": null, )"
+                         R"("not_a_number": null, "list": [-1, false, null]})");
 }
 
 TEST_CASE("tables align columns and sizes name their unit") {

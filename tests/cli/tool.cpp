@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,8 +16,7 @@
 #include <utility>
 
 #include "shmbus/topic_stats.hpp"
-
-extern char** environ;
+#include "support/program_launch.hpp"
 
 namespace shmbus::test::cli {
 namespace {
@@ -60,47 +58,21 @@ std::string ProcessExit::describe() const {
 
 Process Process::start(const std::vector<std::string>& argv,
                        const std::vector<std::string>& environment, int stdin_fd) {
-    // Everything the child needs is built before fork: after it, only async-signal-safe calls.
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e)
-        env_strings.emplace_back(*e);
-    for (const std::string& extra : environment) {
-        const std::string name = extra.substr(0, extra.find('=') + 1);
-        std::erase_if(env_strings, [&](const std::string& e) { return e.starts_with(name); });
-        env_strings.push_back(extra);
-    }
-    std::vector<char*> envp;
-    for (std::string& e : env_strings)
-        envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::vector<std::string> arg_strings = argv;
-    std::vector<char*> args;
-    for (std::string& a : arg_strings)
-        args.push_back(a.data());
-    args.push_back(nullptr);
-
     int out[2];
     int err[2];
     REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
     REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
     const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     REQUIRE(null_fd >= 0);
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
+    ProgramLaunch launch;
+    launch.argv = argv;
+    launch.environment = environment;
+    launch.stdin_fd = stdin_fd >= 0 ? stdin_fd : null_fd;
+    launch.stdout_fd = out[1];
+    launch.stderr_fd = err[1];
+    launch.own_process_group = true;
+    const pid_t pid = start_program(launch);
     REQUIRE(pid >= 0);
-    if (pid == 0) {
-        ::setpgid(0, 0);
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parent) ::_exit(127);
-        ::dup2(stdin_fd >= 0 ? stdin_fd : null_fd, STDIN_FILENO);
-        ::dup2(out[1], STDOUT_FILENO);
-        ::dup2(err[1], STDERR_FILENO);
-        ::execve(args[0], args.data(), envp.data());
-        const char message[] = "exec failed\n";
-        (void)!::write(STDERR_FILENO, message, sizeof message - 1);
-        ::_exit(127);
-    }
-    ::setpgid(pid, pid);  // also here, so the group exists before anyone signals it
     ::close(null_fd);
     ::close(out[1]);
     ::close(err[1]);

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +12,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "support/program_launch.hpp"
 
 namespace shmbus::test {
 namespace {
@@ -26,34 +27,22 @@ Ended ended_from(int raw) {
 }  // namespace
 
 Program::Program(const std::filesystem::path& path, Options options) : log_(options.log) {
-    std::vector<std::string> argv_text{path.string()};
-    argv_text.insert(argv_text.end(), options.arguments.begin(), options.arguments.end());
-    std::vector<char*> argv;
-    for (std::string& text : argv_text)
-        argv.push_back(text.data());
-    argv.push_back(nullptr);
     const int log_fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd < 0)
         throw std::runtime_error("opening " + log_.string() + ": " + std::strerror(errno));
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-    if (pid_ == 0) {
-        // Never outlive the test.
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parent) ::_exit(127);
-        ::dup2(log_fd, 1);
-        ::dup2(log_fd, 2);
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        for (std::string& assignment : options.environment)
-            ::putenv(assignment.data());
-        ::execv(argv[0], argv.data());
-        std::fprintf(stderr, "exec %s: %s\n", argv[0], std::strerror(errno));
-        ::_exit(127);
-    }
+    ProgramLaunch launch;
+    launch.argv = {path.string()};
+    launch.argv.insert(launch.argv.end(), options.arguments.begin(), options.arguments.end());
+    launch.environment = std::move(options.environment);
+    launch.stdout_fd = log_fd;
+    launch.stderr_fd = log_fd;
+    sigset_t none;
+    sigemptyset(&none);
+    launch.signal_mask = none;  // whatever the test's thread blocks, the program gets every signal
+    pid_ = start_program(launch);
+    const int error = errno;
     ::close(log_fd);
+    if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(error));
 }
 
 Program::~Program() {

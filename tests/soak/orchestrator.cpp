@@ -1,9 +1,9 @@
 // The orchestrator (see orchestrator.hpp and the design in soak_main.cpp).
 #include "orchestrator.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +27,7 @@
 #include "soak_files.hpp"
 #include "soak_record.hpp"
 #include "soak_run.hpp"
+#include "support/program_launch.hpp"
 
 namespace shmbus::soak {
 namespace {
@@ -75,38 +76,31 @@ std::string describe_status(int raw) {
     return "status " + std::to_string(raw);
 }
 
-// Starts `argv` with stdout and stderr in `out`, dying with the orchestrator. `block_term`:
-// start with SIGTERM blocked (the roles unblock it once their handler is installed).
-pid_t spawn(const std::vector<std::string>& argv_text, const std::filesystem::path& out,
+// Starts `argv` with stdout and stderr in `out` (or the orchestrator's own, if `out` cannot be
+// opened), dying with the orchestrator, with SHMBUS_FAULT set to `fault` or, if that is empty,
+// unset. `block_term`: start with SIGTERM blocked (the roles unblock it once their handler is
+// installed).
+pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& out,
             const std::string& fault, bool block_term) {
-    std::vector<char*> argv;
-    std::vector<std::string> copy = argv_text;
-    for (std::string& text : copy)
-        argv.push_back(text.data());
-    argv.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-    if (pid > 0) return pid;
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
+    test::ProgramLaunch launch;
+    launch.argv = argv;
+    if (fault.empty()) {
+        launch.unset_environment = {"SHMBUS_FAULT"};
+    } else {
+        launch.environment = {"SHMBUS_FAULT=" + fault};
     }
+    const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    launch.stdout_fd = fd;
+    launch.stderr_fd = fd;
     sigset_t mask;
     sigemptyset(&mask);
     if (block_term) sigaddset(&mask, SIGTERM);
-    ::sigprocmask(SIG_SETMASK, &mask, nullptr);
-    if (fault.empty()) {
-        ::unsetenv("SHMBUS_FAULT");
-    } else {
-        ::setenv("SHMBUS_FAULT", fault.c_str(), 1);
-    }
-    ::execv(argv[0], argv.data());
-    std::fprintf(stderr, "exec %s: %s\n", argv[0], std::strerror(errno));
-    ::_exit(127);
+    launch.signal_mask = mask;
+    const pid_t pid = test::start_program(launch);
+    const int error = errno;
+    if (fd >= 0) ::close(fd);
+    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(error));
+    return pid;
 }
 
 // What the orchestrator tracks of a seat while the run goes on.

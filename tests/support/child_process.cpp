@@ -17,7 +17,7 @@
 #include <stdexcept>
 #include <thread>
 
-extern char** environ;
+#include "support/program_launch.hpp"
 
 namespace shmbus::test {
 namespace {
@@ -182,45 +182,21 @@ Child Child::fork(std::string name, const std::function<int(ChildLink&)>& body) 
 Child Child::spawn(std::string name, const std::vector<std::string>& argv,
                    const std::vector<std::string>& environment) {
     if (argv.empty()) throw std::invalid_argument("spawn: empty argv");
-    // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
-    std::vector<std::string> env_strings;
-    for (char** entry = environ; *entry != nullptr; ++entry) {
-        const std::string_view text(*entry);
-        const auto key = text.substr(0, text.find('='));
-        const bool replaced = std::any_of(
-            environment.begin(), environment.end(),
-            [&](const std::string& extra) { return extra.substr(0, extra.find('=')) == key; });
-        if (!replaced) env_strings.emplace_back(text);
-    }
-    env_strings.insert(env_strings.end(), environment.begin(), environment.end());
-    std::vector<char*> env_pointers;
-    for (auto& text : env_strings)
-        env_pointers.push_back(text.data());
-    env_pointers.push_back(nullptr);
-    std::vector<std::string> arg_strings(argv);
-    std::vector<char*> arg_pointers;
-    for (auto& text : arg_strings)
-        arg_pointers.push_back(text.data());
-    arg_pointers.push_back(nullptr);
-
     const Pipe up = make_pipe();
     const Pipe down = make_pipe();
+    ProgramLaunch launch;
+    launch.argv = argv;
+    launch.environment = environment;
+    launch.stdin_fd = down.read;
+    launch.stdout_fd = up.write;
+    // A Child::fork child ignores SIGPIPE (become_child), and an ignored signal stays ignored
+    // across exec: the program gets the default action back.
+    launch.default_signals = {SIGPIPE};
     std::cout.flush();
     std::cerr.flush();
     std::fflush(nullptr);
-    const pid_t test_pid = ::getpid();
-    const pid_t pid = ::fork();
+    const pid_t pid = start_program(launch);
     if (pid < 0) throw std::runtime_error(std::string("fork: ") + ::strerror(errno));
-    if (pid == 0) {
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != test_pid) ::_exit(121);
-        ::signal(SIGPIPE, SIG_DFL);
-        if (::dup2(down.read, STDIN_FILENO) < 0 || ::dup2(up.write, STDOUT_FILENO) < 0) {
-            ::_exit(122);
-        }
-        ::execve(arg_pointers[0], arg_pointers.data(), env_pointers.data());
-        ::_exit(127);
-    }
     ::close(up.write);
     ::close(down.read);
     Child child;

@@ -27,7 +27,7 @@
 #include "command.hpp"
 #include "exit_status.hpp"
 #include "interrupts.hpp"
-#include "json_text.hpp"
+#include "json_writer.hpp"
 #include "text_table.hpp"
 
 namespace shmbus::cli {
@@ -65,10 +65,6 @@ class ScratchDirectory {
   private:
     std::filesystem::path path_;
 };
-
-std::string number(double value) {
-    return fmt::format("{:.6g}", value);
-}
 
 std::string rate_text(double per_second) {
     if (per_second >= 1e6) return fmt::format("{:.3g} M records/s", per_second / 1e6);
@@ -336,48 +332,43 @@ class Bench final : public Command {
 
     void print_json(const BenchOptions& options, const std::optional<ThroughputFigures>& throughput,
                     const std::optional<LatencyFigures>& latency) const {
-        std::string text = "{";
-        const auto add = [&text](std::string_view key, const std::string& value) {
-            if (text.size() > 1) text += ",";
-            append_json_string(text, key);
-            text += ":" + value;
-        };
-        std::string name;
-        append_json_string(name, topic_.value_or(""));
-        add("topic", name);
-        add("size", std::to_string(options.size));
-        add("wait", options.sleep ? "\"sleep\"" : "\"spin\"");
-        add("batch", std::to_string(options.batch));
-        add("publishers", std::to_string(options.publishers));
-        add("subscribers", std::to_string(options.subscribers));
+        JsonWriter json;
+        json.begin_object();
+        json.field("topic", topic_.value_or(""));
+        json.field("size", options.size);
+        json.field("wait", options.sleep ? "sleep" : "spin");
+        json.field("batch", options.batch);
+        json.field("publishers", options.publishers);
+        json.field("subscribers", options.subscribers);
         double foreign = 0;
         if (throughput) {
             const ThroughputFigures& t = *throughput;
-            add("records", std::to_string(t.records));
-            add("received", std::to_string(t.received));
-            add("lost", std::to_string(t.lost));
-            add("elapsed_ns", number(t.elapsed_ns));
-            add("msgs_per_s", number(t.records_per_s));
-            add("mb_per_s", number(t.mb_per_s));
-            add("publisher_cpu_ns_per_record", number(t.publisher_cpu_ns));
-            add("subscriber_cpu_ns_per_record", number(t.subscriber_cpu_ns));
+            json.field("records", t.records);
+            json.field("received", t.received);
+            json.field("lost", t.lost);
+            json.field("elapsed_ns", t.elapsed_ns);
+            json.field("msgs_per_s", t.records_per_s);
+            json.field("mb_per_s", t.mb_per_s);
+            json.field("publisher_cpu_ns_per_record", t.publisher_cpu_ns);
+            json.field("subscriber_cpu_ns_per_record", t.subscriber_cpu_ns);
             foreign = std::max(foreign, t.foreign_share);
         }
         if (latency) {
             const LatencyFigures& l = *latency;
-            add("round_trips", std::to_string(l.round_trips));
-            add("warmup", std::to_string(options.warmup));
-            add("min_ns", number(l.min_ns));
-            add("p50_ns", number(l.p50_ns));
-            add("p90_ns", number(l.p90_ns));
-            add("p99_ns", number(l.p99_ns));
-            add("p999_ns", number(l.p999_ns));
-            add("max_ns", number(l.max_ns));
-            add("mean_ns", number(l.mean_ns));
+            json.field("round_trips", l.round_trips);
+            json.field("warmup", options.warmup);
+            json.field("min_ns", l.min_ns);
+            json.field("p50_ns", l.p50_ns);
+            json.field("p90_ns", l.p90_ns);
+            json.field("p99_ns", l.p99_ns);
+            json.field("p999_ns", l.p999_ns);
+            json.field("max_ns", l.max_ns);
+            json.field("mean_ns", l.mean_ns);
             foreign = std::max(foreign, l.foreign_share);
         }
-        add("foreign_share", number(foreign));
-        fmt::print("{}}}\n", text);
+        json.field("foreign_share", foreign);
+        json.end_object();
+        fmt::print("{}\n", json.text());
     }
 
     std::optional<std::string> topic_;

@@ -9,7 +9,7 @@
 
 #include "bus_directory.hpp"
 #include "command.hpp"
-#include "json_text.hpp"
+#include "json_writer.hpp"
 #include "shmbus/topic_stats.hpp"
 #include "text_table.hpp"
 

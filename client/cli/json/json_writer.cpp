@@ -1,8 +1,9 @@
-#include "json_text.hpp"
+#include "json_writer.hpp"
 
-#include <fmt/format.h>
+#include <cmath>
+#include <cstdio>
 
-namespace shmbus::cli {
+namespace shmbus {
 namespace {
 
 /// The length of the valid UTF-8 sequence at the start of `text`, or 0 if there is none.
@@ -64,7 +65,9 @@ void append_json_string(std::string& out, std::string_view text) {
                     out.append(text.substr(0, length));
                     used = length;
                 } else {
-                    out += fmt::format("\\u{:04x}", byte);
+                    char escaped[8];
+                    std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(byte));
+                    out += escaped;
                 }
         }
         text.remove_prefix(used);
@@ -78,36 +81,25 @@ void JsonWriter::separate() {
         return;
     }
     if (first_in_level_.empty()) return;
-    if (!first_in_level_.back()) text_ += ',';
+    if (!first_in_level_.back()) text_ += layout_ == JsonLayout::kSpaced ? ", " : ",";
     first_in_level_.back() = false;
 }
 
-void JsonWriter::begin_object() {
+void JsonWriter::open(char bracket) {
     separate();
-    text_ += '{';
+    text_ += bracket;
     first_in_level_.push_back(true);
 }
 
-void JsonWriter::end_object() {
-    text_ += '}';
-    first_in_level_.pop_back();
-}
-
-void JsonWriter::begin_array() {
-    separate();
-    text_ += '[';
-    first_in_level_.push_back(true);
-}
-
-void JsonWriter::end_array() {
-    text_ += ']';
+void JsonWriter::close(char bracket) {
+    text_ += bracket;
     first_in_level_.pop_back();
 }
 
 void JsonWriter::key(std::string_view name) {
     separate();
     append_json_string(text_, name);
-    text_ += ':';
+    text_ += layout_ == JsonLayout::kSpaced ? ": " : ":";
     after_key_ = true;
 }
 
@@ -116,9 +108,25 @@ void JsonWriter::value(std::string_view text) {
     append_json_string(text_, text);
 }
 
-void JsonWriter::number(std::uint64_t n) {
+void JsonWriter::unsigned_number(std::uint64_t n) {
     separate();
     text_ += std::to_string(n);
+}
+
+void JsonWriter::signed_number(std::int64_t n) {
+    separate();
+    text_ += std::to_string(n);
+}
+
+void JsonWriter::value(double x) {
+    separate();
+    if (!std::isfinite(x)) {
+        text_ += "null";
+        return;
+    }
+    char number[32];
+    std::snprintf(number, sizeof number, "%.6g", x);
+    text_ += number;
 }
 
 void JsonWriter::value(bool flag) {
@@ -131,4 +139,4 @@ void JsonWriter::null_value() {
     text_ += "null";
 }
 
-}  // namespace shmbus::cli
+}  // namespace shmbus
