@@ -62,13 +62,14 @@ ControlServer::ControlServer(const std::filesystem::path& dir, Handler handler)
         const shmbus::util::UniqueFd dir_fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!dir_fd) throw shmbus::system_error("opening bus directory " + dir.string());
         const sockaddr_un address = address_for(path_, dir_fd.get());
-        listen_fd_ = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (listen_fd_ < 0) throw shmbus::system_error("creating the control socket");
+        listen_fd_.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        if (!listen_fd_) throw shmbus::system_error("creating the control socket");
         // A socket left by a daemon that died: we hold the daemon lock, so nobody listens on it.
         if (::unlinkat(dir_fd.get(), path_.filename().c_str(), 0) != 0 && errno != ENOENT) {
             throw shmbus::system_error("removing the stale control socket " + path_.string());
         }
-        if (::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+        if (::bind(listen_fd_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) !=
+            0) {
             throw shmbus::system_error("binding the control socket " + path_.string());
         }
         // Anyone may connect; the configuration's rules decide, per request, who is answered yes.
@@ -76,7 +77,7 @@ ControlServer::ControlServer(const std::filesystem::path& dir, Handler handler)
             throw shmbus::system_error("setting the mode of " + path_.string());
         }
     }
-    if (::listen(listen_fd_, kBacklog) != 0) {
+    if (::listen(listen_fd_.get(), kBacklog) != 0) {
         throw shmbus::system_error("listening on " + path_.string());
     }
 }
@@ -84,15 +85,15 @@ ControlServer::ControlServer(const std::filesystem::path& dir, Handler handler)
 ControlServer::~ControlServer() {
     for (const Connection& connection : connections_)
         ::close(connection.fd);
-    if (listen_fd_ >= 0) {
-        ::close(listen_fd_);
+    if (listen_fd_) {
+        listen_fd_.reset();
         std::error_code ignored;
         std::filesystem::remove(path_, ignored);
     }
 }
 
 void ControlServer::add_poll_fds(std::vector<pollfd>& fds) const {
-    fds.push_back({listen_fd_, POLLIN, 0});
+    fds.push_back({listen_fd_.get(), POLLIN, 0});
     for (const Connection& connection : connections_)
         fds.push_back({connection.fd, POLLIN, 0});
 }
@@ -120,7 +121,7 @@ void ControlServer::dispatch(std::span<const pollfd> fds, Clock::time_point now)
 
 void ControlServer::accept_all(Clock::time_point now) {
     for (;;) {
-        const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        const int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK) {

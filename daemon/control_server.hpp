@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "creation_rules.hpp"
+#include "shmbus/detail/util/unique_fd.hpp"
 
 namespace shmbusd {
 
@@ -60,7 +61,7 @@ class ControlServer {
 
     std::filesystem::path path_;
     Handler handler_;
-    int listen_fd_ = -1;
+    shmbus::util::UniqueFd listen_fd_;  // closed however the constructor ends
     std::vector<Connection> connections_;
 };
 

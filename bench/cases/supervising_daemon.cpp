@@ -30,12 +30,13 @@ SupervisingDaemon::SupervisingDaemon(const std::filesystem::path& binary,
                << std::max<long long>(2000, 2 * check_interval.count()) << "ms\"\n";
         if (!config) throw std::runtime_error("cannot write " + config_.string());
     }
+    // Every string before fork: the child may only make async-signal-safe calls until exec.
+    const std::string program = binary.string();
+    const std::string config = config_.string();
+    const std::string dir = directory.string();
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
     if (pid_ == 0) {
-        const std::string program = binary.string();
-        const std::string config = config_.string();
-        const std::string dir = directory.string();
         ::execl(program.c_str(), program.c_str(), "--config", config.c_str(), "--dir", dir.c_str(),
                 static_cast<char*>(nullptr));
         ::_exit(127);
