@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <type_traits>
 
 #include "cases/case_options.hpp"
 #include "cases/case_outcome.hpp"
@@ -109,6 +110,10 @@ CaseOutcome run_case(const CaseOptions& o, const CaseScratch& scratch) {
             throw std::invalid_argument(o.peer + " cannot sleep: use --mode spin");
         }
         if (o.kind == "pingpong") return run_pingpong<P>(o, scratch);
+        if constexpr (std::is_same_v<P, CacheLine>) {
+            // One line holds one record: a stream would overwrite what the reader has not read.
+            throw std::invalid_argument("cache-line is the latency floor: --case pingpong only");
+        }
         if (o.kind == "stream") return run_stream<P>(o, scratch);
         throw std::invalid_argument("--case: unknown case '" + o.kind + "'");
     });

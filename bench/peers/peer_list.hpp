@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "peers/boost_mq.hpp"
+#include "peers/cache_line.hpp"
 #include "peers/pipe_peer.hpp"
 #include "peers/posix_mq.hpp"
 #include "peers/reference_ring.hpp"
@@ -21,7 +22,7 @@
 namespace shmbus::bench {
 
 inline constexpr std::string_view kPeerNames =
-    "reference, shmbus, unix, pipe, mq, boost-mq"
+    "cache-line, reference, shmbus, unix, pipe, mq, boost-mq"
 #if SHMBUS_BENCH_ZEROMQ
     ", zeromq"
 #endif
@@ -33,6 +34,7 @@ inline constexpr std::string_view kPeerNames =
 /// Calls `visit.template operator()<P>()` with the peer named `name`.
 template <typename Visit>
 decltype(auto) with_peer(std::string_view name, Visit&& visit) {
+    if (name == CacheLine::kName) return visit.template operator()<CacheLine>();
     if (name == ReferenceRing::kName) return visit.template operator()<ReferenceRing>();
     if (name == ShmbusPeer::kName) return visit.template operator()<ShmbusPeer>();
     if (name == UnixSeqpacket::kName) return visit.template operator()<UnixSeqpacket>();
