@@ -11,6 +11,7 @@
 #include "shmbus/detail/ring/flow_control.hpp"
 #include "shmbus/detail/ring/retention.hpp"
 #include "shmbus/detail/ring/slots.hpp"
+#include "shmbus/detail/sync/asymmetric_fence.hpp"
 #include "shmbus/detail/sync/semaphore.hpp"
 #include "topic_mapping.hpp"
 
@@ -22,6 +23,10 @@ using Clock = std::chrono::steady_clock;
 // A sleeper wakes at least this often to look again, so a wake-up lost to a publisher that died
 // between taking our bit and posting costs at most this much.
 constexpr std::chrono::nanoseconds kLongestSleep = std::chrono::milliseconds(100);
+
+// A sleeper whose heavy fence the kernel refused cannot count on being posted by publishers that
+// commit with the light fence (sync/asymmetric_fence.hpp): it looks again at least this often.
+constexpr std::chrono::nanoseconds kUnfencedSleep = std::chrono::milliseconds(1);
 
 // How often a lapped subscriber retries finding an intact frame before it jumps to the tail.
 constexpr int kRecoveryAttempts = 16;
@@ -424,6 +429,9 @@ Status Subscriber::wait(std::chrono::nanoseconds timeout) noexcept {
     for (;;) {
         sync::semaphore_drain(semaphore);
         sync::set_bit(sleeping, index_);
+        // The sleeper's half of the asymmetric fence: publishers in registered processes commit
+        // with a release store and no barrier of their own (sync/asymmetric_fence.hpp).
+        const bool fenced = sync::heavy_fence();
         if (has_work()) {
             sync::clear_bit(sleeping, index_);
             return found_work();
@@ -433,7 +441,10 @@ Status Subscriber::wait(std::chrono::nanoseconds timeout) noexcept {
             return Status::kTimedOut;
         }
         // An absolute deadline: the time spent announcing since `now` comes off this slice.
-        const auto wake_by = deadline - now > kLongestSleep ? now + kLongestSleep : deadline;
+        // Without the heavy fence a light publisher's commit may go unseen until we look again:
+        // look again soon.
+        const auto longest = fenced ? kLongestSleep : kUnfencedSleep;
+        const auto wake_by = deadline - now > longest ? now + longest : deadline;
         const auto woken = sync::semaphore_wait_until(semaphore, wake_by);
         sync::clear_bit(sleeping, index_);
         if (has_work()) return found_work();

@@ -8,9 +8,10 @@
 //            timestamps), then release-store the commit word
 //            as CLAIMED. From here a repairer knows the frame's length.
 //   payload  the caller writes into the span it was given.
-//   commit   seq_cst-store the commit word as COMMITTED. Subscribers acquire-load it; seq_cst
-//            also orders it before the publisher's check for sleeping subscribers (the Dekker
-//            half of sync/wake_masks.hpp).
+//   commit   release-store the commit word as COMMITTED; subscribers acquire-load it. It must
+//            also come before the publisher's check for sleeping subscribers (the Dekker half of
+//            sync/wake_masks.hpp): a compiler barrier where the process is registered for
+//            sleepers' heavy fences (sync/asymmetric_fence.hpp), else a seq_cst store.
 //   abort    release-store the commit word as PADDING of the frame's size.
 //
 // A record that would not fit before the end of the ring is preceded by a WRAP claim of the
@@ -18,8 +19,8 @@
 //
 // Batches: try_claim_batch claims consecutive frames for several records with one CAS (and
 // sequence numbers S .. S+n-1), writes every header as CLAIMED before returning, and
-// commit_batch stamps them COMMITTED, last frame first, then issues one seq_cst fence for the
-// wake check.
+// commit_batch stamps them COMMITTED, last frame first, then orders them before the wake check
+// once (as commit does).
 // Writing all headers first keeps repair sound: the commit floor cannot reach a frame of the
 // batch before the first frame is committed, and by then every frame of the batch names its
 // publisher and length.
@@ -50,6 +51,7 @@
 #include "shmbus/detail/ring/flow_control.hpp"
 #include "shmbus/detail/ring/tail.hpp"
 #include "shmbus/detail/ring/topic_view.hpp"
+#include "shmbus/detail/sync/asymmetric_fence.hpp"
 #include "shmbus/detail/util/atomic.hpp"
 #include "shmbus/detail/util/fault_injection.hpp"
 #include "shmbus/detail/util/record_clock.hpp"
@@ -91,7 +93,11 @@ class Appender {
     /// to trust the slots alone (tests of the ring itself).
     Appender(const TopicView& view, std::uint32_t slot_index,
              SubscriberWatch* watch = nullptr) noexcept
-        : view_(view), slot_(&view.publishers[slot_index]), watch_(watch), slot_index_(slot_index) {
+        : view_(view),
+          slot_(&view.publishers[slot_index]),
+          watch_(watch),
+          slot_index_(slot_index),
+          light_fence_(sync::light_fence_usable()) {
         expected_ = load_tail(view_.records->tail);
     }
 
@@ -233,9 +239,10 @@ class Appender {
         }
         atomics::store_relaxed(slot_->published,
                                atomics::load_relaxed(slot_->published) + batch.count);
-        // seq_cst fence: orders the commit stores above before the caller's load of the
-        // sleeping-subscriber mask; pairs with the sleeper's seq_cst fetch_or.
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        // Orders the commit stores above before the caller's load of the sleeping-subscriber
+        // mask (Dekker, sync/wake_masks.hpp): a full fence, or in a process registered for
+        // sleepers' heavy fences a compiler barrier (sync/asymmetric_fence.hpp).
+        order_before_wake_check();
     }
 
     /// Turns every frame of a batch into padding of its own size, last frame first: the first
@@ -254,12 +261,19 @@ class Appender {
     /// Makes a claimed frame visible to subscribers.
     void commit(const Claimed& claim) noexcept {
         SHMBUS_FAULT_POINT(fault::Point::kBeforeCommit);
-        // seq_cst (a release store at least): pairs with the subscribers' acquire load in
-        // inspect_frame, making header and payload visible with the stamp; and orders this store
-        // before the load of the sleeping-subscriber mask that follows (Dekker, see
-        // sync/wake_masks.hpp), so a subscriber that went to sleep is always seen.
-        atomics::store_seq_cst(view_.commit_word(claim.position),
-                               format::stamp(claim.position, format::FrameState::kCommitted));
+        const std::uint64_t committed =
+            format::stamp(claim.position, format::FrameState::kCommitted);
+        // Release at least: pairs with the subscribers' acquire load in inspect_frame, making
+        // header and payload visible with the stamp. And ordered before the load of the
+        // sleeping-subscriber mask that follows (Dekker, sync/wake_masks.hpp), so a subscriber
+        // that went to sleep is always seen: a seq_cst store, or, in a process registered for
+        // sleepers' heavy fences, a release store and a compiler barrier.
+        if (light_fence_) [[likely]] {
+            atomics::store_release(view_.commit_word(claim.position), committed);
+            sync::light_fence();
+        } else {
+            atomics::store_seq_cst(view_.commit_word(claim.position), committed);
+        }
         // Relaxed: only this publisher writes its counter; readers (stat) need no ordering.
         atomics::store_relaxed(slot_->published, atomics::load_relaxed(slot_->published) + 1);
     }
@@ -285,6 +299,14 @@ class Appender {
 
     [[nodiscard]] static std::uint64_t& commit_word_of(std::byte* frame) noexcept {
         return *reinterpret_cast<std::uint64_t*>(frame);
+    }
+
+    void order_before_wake_check() noexcept {
+        if (light_fence_) [[likely]] {
+            sync::light_fence();
+        } else {
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+        }
     }
 
     void pad(std::uint64_t position, std::uint64_t frame_size) noexcept {
@@ -364,9 +386,10 @@ class Appender {
     format::PublisherSlot* slot_ = nullptr;
     SubscriberWatch* watch_ = nullptr;
     std::uint32_t slot_index_ = 0;
-    util::RecordClock clock_;  // the publication time of this publisher's records
-    Tail expected_{};          // last tail this publisher saw; the CAS corrects it when stale
-    std::uint64_t limit_ = 0;  // cached publish limit; 0 forces a refresh on first claim
+    bool light_fence_ = false;  // this process is registered for sleepers' heavy fences
+    util::RecordClock clock_;   // the publication time of this publisher's records
+    Tail expected_{};           // last tail this publisher saw; the CAS corrects it when stale
+    std::uint64_t limit_ = 0;   // cached publish limit; 0 forces a refresh on first claim
 };
 
 }  // namespace shmbus::ring

@@ -3,17 +3,22 @@
 //
 //   sleeper (a subscriber waiting for data, or a publisher held back in block mode)
 //     1. set its bit in the mask                      fetch_or, seq_cst
+//     1b. a subscriber: the heavy fence               membarrier (sync/asymmetric_fence.hpp)
 //     2. look again for what it waits for             seq_cst load
 //     3. only if still nothing: sleep on its own semaphore, with a timeout
 //     4. clear its bit                                fetch_and, seq_cst
 //
 //   waker (a publisher that just committed, or a subscriber that just advanced)
-//     1. make its change                              seq_cst store
+//     1. make its change                              seq_cst store; a publisher's commit in a
+//                                                     registered process: release store and a
+//                                                     compiler barrier (the light fence)
 //     2. read the mask                                seq_cst load
 //     3. if a bit is set: clear it and post that sleeper's semaphore
 //
-// This is Dekker's pattern: with every step seq_cst, either the sleeper's step 2 sees the waker's
-// change, or the waker's step 2 sees the sleeper's bit. A wake-up cannot be lost, and while
+// This is Dekker's pattern: with a full barrier between each side's steps 1 and 2 (on the
+// publisher's side supplied by the sleeper's heavy fence where the publisher uses the light one),
+// either the sleeper's step 2 sees the waker's change, or the waker's step 2 sees the sleeper's
+// bit. A wake-up cannot be lost, and while
 // nobody sleeps the waker pays one load of one cache line and no system call. Clearing a bit
 // before posting means one post per sleep, so a sleeper costs at most one futex wake.
 //
