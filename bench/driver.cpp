@@ -34,7 +34,7 @@ struct CommandLine {
     std::string reader_cpus = "1";
     std::string mode = "spin";
     std::string api = "single";
-    std::string timestamps = "off";
+    std::string timestamps = "on";  // a topic as shmbus create makes it
     std::string prefault = "on";
     std::string output;
     std::string label;
@@ -66,7 +66,8 @@ void define(CLI::App& app, CommandLine& line) {
     app.add_option("--topics", o.topics, "Topics open in one process (topics)");
     app.add_option("--mode", line.mode, "spin or sleep: how readers wait");
     app.add_option("--api", line.api, "single or batch: shmbus's publish path for streams");
-    app.add_option("--timestamps", line.timestamps, "on or off: shmbus topics stamp records");
+    app.add_option("--timestamps", line.timestamps,
+                   "on or off: shmbus topics stamp records (on: the default topic)");
     app.add_option("--prefault", line.prefault, "on or off: map rings with MAP_POPULATE");
     app.add_option("--capacity", o.peer_options.capacity, "Bytes of buffering per link");
     app.add_option("--scratch", o.scratch_root, "Where the case's files go (default /dev/shm)");

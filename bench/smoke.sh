@@ -36,6 +36,8 @@ check() {
 }
 
 peers_that_sleep=(shmbus unix pipe mq boost-mq zeromq)
+check "cache-line pingpong (the floor)" --peer cache-line --case pingpong --count 2000 \
+  --warmup 200
 check "reference pingpong" --peer reference --case pingpong --count 2000 --warmup 200
 check "reference stream" --peer reference --case stream --count 100000
 check "shmbus pingpong spin" --peer shmbus --case pingpong --count 2000 --warmup 200

@@ -35,7 +35,7 @@ enum class PublishApi { kSingle, kBatch };
 struct PeerOptions {
     WaitMode mode = WaitMode::kSpin;
     PublishApi api = PublishApi::kSingle;  // shmbus: single-record or batch publishing
-    bool timestamps = false;               // shmbus: topics stamp each record with the time
+    bool timestamps = true;                // shmbus: topics stamp each record (the default)
     bool prefault = true;                  // map rings with MAP_POPULATE
     std::uint64_t capacity = std::uint64_t{1} << 20;  // bytes of buffering the link may hold
 };

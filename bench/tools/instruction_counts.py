@@ -13,10 +13,10 @@ import subprocess
 
 VARIANTS = [
     ("reference", ["--peer", "reference"]),
-    ("shmbus batch", ["--peer", "shmbus", "--api", "batch"]),
-    ("shmbus single", ["--peer", "shmbus", "--api", "single"]),
-    ("shmbus batch +ts", ["--peer", "shmbus", "--api", "batch", "--timestamps", "on"]),
-    ("shmbus single +ts", ["--peer", "shmbus", "--api", "single", "--timestamps", "on"]),
+    ("shmbus batch", ["--peer", "shmbus", "--api", "batch", "--timestamps", "on"]),
+    ("shmbus single", ["--peer", "shmbus", "--api", "single", "--timestamps", "on"]),
+    ("shmbus batch ts-off", ["--peer", "shmbus", "--api", "batch", "--timestamps", "off"]),
+    ("shmbus single ts-off", ["--peer", "shmbus", "--api", "single", "--timestamps", "off"]),
 ]
 COUNT = 32768
 
@@ -41,7 +41,7 @@ def instructions(binary, out_dir, sizes=(64, 4096)):
     rows = []
     for size in sizes:
         for label, arguments in VARIANTS:
-            if "+ts" in label and size != 64:
+            if label.endswith("ts-off") and size != 64:
                 continue
             name = re.sub(r"[^a-z0-9]+", "-", f"{label} {size}").strip("-")
             args = arguments + ["--size", str(size)]

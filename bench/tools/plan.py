@@ -3,19 +3,26 @@
 Each case is a dict of shmbus-harness options plus a 'label' (the row name in the report) and
 a 'group' (the table it belongs to). Counts are chosen so that each case runs for roughly a
 second on a small machine; --quick divides them for a smoke run.
+
+shmbus rows measure the topic users get by default (`shmbus create`: timestamps on); a row
+labelled 'ts-off' is the same topic with timestamps off. 'cache-line' is the floor: one line
+bounced between two processes, latency only, records of at most 64 bytes.
 """
 
 import os
 
-SPIN_PEERS = ["reference", "shmbus", "shmbus+ts", "iceoryx"]
+SPIN_PEERS = ["cache-line", "reference", "shmbus", "shmbus ts-off", "iceoryx"]
+# Rows at 64 B only: the floor carries no more, and a timestamp costs one clock read per record
+# whatever the record's size.
+ONLY_64 = ("cache-line", "shmbus ts-off")
 SLEEP_PEERS = ["shmbus", "pipe", "mq", "unix", "zeromq", "boost-mq", "iceoryx"]
 FAN_OUT_PEERS = ["shmbus", "pipe", "mq", "unix", "zeromq", "boost-mq", "iceoryx"]
 FAN_IN_PEERS = ["shmbus", "pipe", "mq", "unix", "boost-mq", "iceoryx"]  # zeromq PAIR: one peer
 FAN_SIZES = [2, 4, 8]
-# The publisher-cost cases: 700,000 records of 64 bytes take 61.6 MB of 88-byte frames, which
-# a 64 MiB ring holds.
+# The publisher-cost cases: 650,000 records of 64 bytes take 62.4 MB of 96-byte frames (with
+# timestamps), which a 64 MiB ring holds.
 PUBLISHER_COST_ROUNDS = 6
-PUBLISHER_COST_COUNT = 700_000
+PUBLISHER_COST_COUNT = 650_000
 PUBLISHER_COST_CAPACITY = 64 << 20
 CAPACITIES = [64 << 10, 1 << 20, 16 << 20, 256 << 20, 1 << 30]
 TOPIC_COUNTS = [1, 10, 100, 1000]
@@ -30,14 +37,18 @@ STREAM_COUNTS = {
 PINGPONG_COUNT = 200_000
 THROUGHPUT_ROUNDS = 8
 THROUGHPUT_ROUND_COUNT = 2_000_000
-# Ping-pongs in rounds: the reference and shmbus spinning, and shmbus sleeping beside the
-# system-call peers. A sleeping round trip across CPUs takes some 40 µs here, hence the
-# smaller count.
+# Ping-pongs in rounds: the floor, the reference and shmbus spinning, and shmbus sleeping
+# beside the system-call peers. A sleeping round trip across CPUs takes some 40 µs here, hence
+# the smaller count.
 LATENCY_ROUNDS = 8
 SPIN_ROUND_COUNT = 100_000
 WAKE_ROUND_COUNT = 30_000
 WAKE_ROUND_WARMUP = 2_000
 WAKE_ROUND_PEERS = ["shmbus", "pipe", "mq", "unix"]
+# The spinning rows of each round, by size: at 64 B the floor, the reference, and shmbus with
+# timestamps on (the default) and off; at 4 KiB the reference and shmbus.
+SPIN_ROUND_ROWS = {64: ["cache-line", "reference", "shmbus", "shmbus ts-off"],
+                   4096: ["reference", "shmbus"]}
 
 # Case fields the sweep records beside the harness's result rather than passing to it.
 SWEEP_ONLY_KEYS = ("group", "round")
@@ -56,10 +67,11 @@ def in_rounds(rounds, configurations):
 
 
 def peer_args(name, mode):
-    """Harness options for a row name: 'shmbus+ts' is shmbus with timestamps on."""
-    if name == "shmbus+ts":
-        return {"peer": "shmbus", "mode": mode, "timestamps": "on"}
-    return {"peer": name, "mode": mode, "timestamps": "off"}
+    """Harness options for a row name: 'shmbus' is the default topic (timestamps on), 'shmbus
+    ts-off' the same with timestamps off; no other peer stamps records."""
+    if name == "shmbus ts-off":
+        return {"peer": "shmbus", "mode": mode, "timestamps": "off"}
+    return {"peer": name, "mode": mode, "timestamps": "on" if name == "shmbus" else "off"}
 
 
 def speed_class(peer):
@@ -76,7 +88,7 @@ def latency_cases(scale):
     warmup = max(100, PINGPONG_WARMUP // scale)
     for size in (64, 4096):
         for name in SPIN_PEERS:
-            if name == "shmbus+ts" and size != 64:
+            if name in ONLY_64 and size != 64:
                 continue
             cases.append({**peer_args(name, "spin"), "label": name, "group": "latency-spin",
                           "case": "pingpong", "size": size, "count": count, "warmup": warmup,
@@ -94,11 +106,11 @@ def latency_cases(scale):
 
 def paired_latency_cases(scale):
     """Ping-pongs in LATENCY_ROUNDS rounds, so that the latency targets take their ratio
-    between neighbours seconds apart (see paired_throughput_cases): the reference and shmbus
-    spinning at 64 B and 4 KiB, and shmbus sleeping beside the system-call peers at 64 B with
-    the two sides on two CPUs and on one."""
+    between neighbours seconds apart (see paired_throughput_cases): SPIN_ROUND_ROWS spinning,
+    and shmbus sleeping beside the system-call peers at 64 B with the two sides on two CPUs and
+    on one."""
     cases = []
-    spin_rows = [(name, size) for size in (64, 4096) for name in ("reference", "shmbus")]
+    spin_rows = [(name, size) for size, names in SPIN_ROUND_ROWS.items() for name in names]
     for round_number, (name, size) in in_rounds(LATENCY_ROUNDS, spin_rows):
         cases.append({**peer_args(name, "spin"), "label": name, "group": "latency-spin-rounds",
                       "round": round_number, "case": "pingpong", "size": size,
@@ -120,11 +132,11 @@ def throughput_cases(scale):
     rows = [
         # label, peer, mode, api, timestamps
         ("reference", "reference", "spin", "single", "off"),
-        ("shmbus batch", "shmbus", "spin", "batch", "off"),
-        ("shmbus single", "shmbus", "spin", "single", "off"),
-        ("shmbus batch +ts", "shmbus", "spin", "batch", "on"),
-        ("shmbus single +ts", "shmbus", "spin", "single", "on"),
-        ("shmbus sleep batch", "shmbus", "sleep", "batch", "off"),
+        ("shmbus batch", "shmbus", "spin", "batch", "on"),
+        ("shmbus single", "shmbus", "spin", "single", "on"),
+        ("shmbus batch ts-off", "shmbus", "spin", "batch", "off"),
+        ("shmbus single ts-off", "shmbus", "spin", "single", "off"),
+        ("shmbus sleep batch", "shmbus", "sleep", "batch", "on"),
         ("iceoryx", "iceoryx", "spin", "single", "off"),
         ("iceoryx sleep", "iceoryx", "sleep", "single", "off"),
         ("unix", "unix", "sleep", "single", "off"),
@@ -135,7 +147,7 @@ def throughput_cases(scale):
     ]
     for size in (64, 4096, 65536):
         for label, peer, mode, api, timestamps in rows:
-            if "+ts" in label and size != 64:
+            if label.endswith("ts-off") and size != 64:
                 continue
             if peer == "mq" and size > 8192:
                 continue  # beyond Linux's default msgsize_max (8192): see the report
@@ -147,16 +159,19 @@ def throughput_cases(scale):
 
 
 def paired_throughput_cases(scale):
-    """64 B streams of the reference and of shmbus's batch path, back to back in each of
-    THROUGHPUT_ROUNDS rounds (in reverse order every other round). A long stream of the table
-    above runs minutes after its reference, and this host's speed drifts between regimes over
-    minutes by a factor of two or more; neighbours seconds apart share a regime, so their ratio
-    is what the 64 B target compares."""
+    """64 B streams of the reference, of shmbus's batch and single-record paths, and of the
+    single-record path with timestamps off, back to back in each of THROUGHPUT_ROUNDS rounds
+    (in reverse order every other round). A long stream of the table above runs minutes after
+    its reference, and this host's speed drifts between regimes over minutes by a factor of two
+    or more; neighbours seconds apart share a regime, so their ratio is what the 64 B targets
+    compare."""
     cases = []
-    rows = [("reference", "reference", "single"), ("shmbus batch", "shmbus", "batch")]
-    for round_number, (label, peer, api) in in_rounds(THROUGHPUT_ROUNDS, rows):
+    rows = [("reference", "reference", "single", "off"), ("shmbus batch", "shmbus", "batch", "on"),
+            ("shmbus single", "shmbus", "single", "on"),
+            ("shmbus single ts-off", "shmbus", "single", "off")]
+    for round_number, (label, peer, api, timestamps) in in_rounds(THROUGHPUT_ROUNDS, rows):
         cases.append({"label": label, "group": "throughput-rounds", "round": round_number,
-                      "peer": peer, "mode": "spin", "api": api, "timestamps": "off",
+                      "peer": peer, "mode": "spin", "api": api, "timestamps": timestamps,
                       "case": "stream", "size": 64,
                       "count": max(1000, THROUGHPUT_ROUND_COUNT // scale),
                       "writer-cpus": "0", "reader-cpus": "1"})
@@ -206,7 +221,7 @@ def fan_cases(scale):
         for api in ("batch", "single"):
             cases.append({"label": f"shmbus {api}", "group": "publisher-cost",
                           "round": round_number, "peer": "shmbus", "mode": "spin",
-                          "api": api, "timestamps": "off", "case": "stream", "size": 64,
+                          "api": api, "timestamps": "on", "case": "stream", "size": 64,
                           "count": max(1000, PUBLISHER_COST_COUNT // scale), "readers": n,
                           "deferred-readers": True, "capacity": PUBLISHER_COST_CAPACITY,
                           "writer-cpus": "0", "reader-cpus": "1"})
@@ -216,11 +231,11 @@ def fan_cases(scale):
 def scaling_cases(scale):
     cases = []
     for capacity in CAPACITIES:
-        frames = capacity // 88  # 64-byte records without timestamps take 88-byte frames
+        frames = capacity // 96  # 64-byte records with timestamps take 96-byte frames
         count = max(4_000_000, frames * 6 // 5) // scale
         for prefault in ("on", "off"):
             cases.append({"label": "shmbus batch", "group": "capacity", "peer": "shmbus",
-                          "mode": "spin", "api": "batch", "timestamps": "off", "case": "stream",
+                          "mode": "spin", "api": "batch", "timestamps": "on", "case": "stream",
                           "size": 64, "count": max(1000, count), "capacity": capacity,
                           "prefault": prefault, "writer-cpus": "0", "reader-cpus": "1"})
         cases.append({"label": "reference", "group": "capacity", "peer": "reference",
@@ -229,7 +244,7 @@ def scaling_cases(scale):
                       "reader-cpus": "1"})
     for topics in TOPIC_COUNTS:
         cases.append({"label": "shmbus", "group": "topics", "peer": "shmbus", "case": "topics",
-                      "topics": topics, "writer-cpus": "0", "timestamps": "off"})
+                      "topics": topics, "writer-cpus": "0", "timestamps": "on"})
     cases.append({"label": "shmbus", "group": "footprint", "peer": "shmbus", "case": "footprint",
                   "reader-cpus": "1"})
     return cases
@@ -259,7 +274,7 @@ def daemon_cases(scale, daemon):
                 extra = {} if interval == 0 else {"daemon": daemon,
                                                   "daemon-interval-ms": interval}
                 common = {"label": label, "group": "daemon", "round": round_number,
-                          "peer": "shmbus", "mode": "spin", "timestamps": "off", "size": 64,
+                          "peer": "shmbus", "mode": "spin", "timestamps": "on", "size": 64,
                           "writer-cpus": "0", "reader-cpus": "1", **extra}
                 if case == "pingpong":
                     cases.append({**common, "case": "pingpong",

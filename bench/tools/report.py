@@ -2,8 +2,9 @@
 """Writes docs/BENCHMARKS.md and docs/benchmarks.png from a sweep's results.
 
 Every figure is the median over the runs, with the spread (minimum-maximum over the runs) in
-brackets; every ratio is taken within one run (the peer against the reference measured minutes
-apart on the same machine) and then its median over the runs. The prose that explains missed
+brackets; every ratio is taken within one run (the peer against the floor or the reference
+measured minutes apart on the same machine), or within one round where the cases ran in
+rounds, and then its median over the runs. The prose that explains missed
 targets lives in bench/report/analysis.md and is copied in verbatim.
 """
 
@@ -18,8 +19,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from stats import Results, load  # noqa: E402
 from plan import (DAEMON_PINGPONG_COUNT, DAEMON_ROUNDS, DAEMON_STREAM_COUNT,  # noqa: E402
                   LATENCY_ROUNDS, PUBLISHER_COST_CAPACITY, PUBLISHER_COST_COUNT,
-                  PUBLISHER_COST_ROUNDS, SPIN_ROUND_COUNT, THROUGHPUT_ROUND_COUNT,
-                  THROUGHPUT_ROUNDS, WAKE_ROUND_COUNT, WAKE_ROUND_PEERS)
+                  PUBLISHER_COST_ROUNDS, SPIN_ROUND_COUNT, SPIN_ROUND_ROWS,
+                  THROUGHPUT_ROUND_COUNT, THROUGHPUT_ROUNDS, WAKE_ROUND_COUNT,
+                  WAKE_ROUND_PEERS)
 
 
 # ---------------------------------------------------------------- formatting
@@ -50,6 +52,10 @@ def mbps(x):
 
 def times(x):
     return "–" if x is None else f"{x:.2f}×"
+
+
+def ns_delta(x):
+    return "–" if x is None else f"{x:+.0f} ns"
 
 
 def precise_times(x):
@@ -83,6 +89,19 @@ def table(header, rows):
 
 
 SIZE_NAMES = {64: "64 B", 4096: "4 KiB", 65536: "64 KiB"}
+# What the spinning latency rows are compared with: the floor (one cache line, 64 B at most)
+# and the SPSC reference.
+LATENCY_BASES = (("cache-line", "floor"), ("reference", "reference"))
+# The spinning latency targets: size, metric, the base shmbus is compared with, the bound.
+SPIN_LATENCY_TARGETS = ((64, "p50_ns", "cache-line", 1.15), (64, "p99_ns", "cache-line", 1.5),
+                        (4096, "p50_ns", "reference", 1.2))
+# The 64 B stream targets: the row, what it is compared with, the bound, the target's name.
+STREAM_TARGETS = (
+    ("shmbus batch", "reference", 2.5, "Throughput 64 B, batch path / reference"),
+    ("shmbus single", "reference", 1.6,
+     "Throughput 64 B, single-record path (try_offer) / reference"),
+    ("shmbus single", "shmbus single ts-off", 0.9,
+     "Timestamps on / off: throughput 64 B, single-record path"))
 
 
 def size_name(size):
@@ -128,6 +147,16 @@ class Report:
                 and value != threshold:
             fmt = precise_times  # "1.00×, missed" would read as a contradiction
         self.targets.append((name, summary, bound, met, note, fmt))
+
+    def target_within_rounds(self, name, paired, per_run, threshold, better, cases, fmt=times):
+        """A target judged within a round on its `cases` run in rounds where the sweep ran
+        them, else within a run on its cases of one run each, which are quoted beside."""
+        if paired is None:
+            self.target(name, per_run, threshold, better, "one case per run", fmt)
+        else:
+            self.target(name, paired, threshold, better,
+                        f"{cases} in rounds, within a round; within a run, "
+                        f"{cell(per_run, fmt)}", fmt)
 
     # -- the document
     def write(self):
@@ -212,13 +241,22 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
   iceoryx `take()`). *Sleep*: the reader blocks — in shmbus `poll()` then `wait()` with
   `SubscriberOptions::spin = 0`, so it goes straight to sleep on its semaphore; a blocking
   `read`/`recv`/`mq_receive`/`zmq_recv` or a WaitSet for the others.
-* **shmbus topics** are block topics (lossless) with `timestamps` off unless a row says
-  `+ts`: the reference carries no timestamp either. Rows with `+ts` have the default setting
-  (a vDSO clock read per claim).
+* **shmbus topics** are the topics `shmbus create` makes by default: block topics (lossless)
+  with timestamps on (a vDSO clock read per claim, and 8 bytes more per frame). Rows marked
+  `ts-off` are the same topics with timestamps off; the floor and the reference carry no
+  timestamp.
+* **The floor** (`cache-line`) is one 64-byte line in a `MAP_SHARED` file that both processes
+  map: the writer copies a record into it and stores its first word last (release), the reader
+  spins on that word (acquire) and copies the line out (`bench/peers/cache_line.hpp`). Data
+  and signal share the line, so a record costs one line transfer between the two CPUs: nothing
+  that moves a record between two processes costs less. It buffers nothing and carries at most
+  64 bytes, so it has a ping-pong at 64 B and no stream; the 64 B latency targets take their
+  ratio against it.
 * **The reference** is a minimal single-producer, single-consumer ring of fixed 64-byte-aligned
   slots in a `MAP_SHARED` file that both processes map, with head and tail on separate cache
   lines, acquire/release atomics, cached counters and a busy spin without `pause`
-  (`bench/peers/reference_ring.hpp`): the floor for moving a record between two processes here.
+  (`bench/peers/reference_ring.hpp`): a lossless stream between two processes without
+  shmbus's framing, the reference for throughput and for latency at 4 KiB.
 """
 
     def target_section(self):
@@ -228,8 +266,9 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
             rows.append((name, cell(summary, fmt), bound, verdict, note))
         missed = [t for t in self.targets if t[3] is False]
         text = "## Targets\n\nEach target is a ratio between figures of the same run, or of " \
-               "the same round where the notes say so: the median over the runs (or rounds), " \
-               "with the spread in brackets.\n\n"
+               "the same round where the notes say so (what timestamps add to latency is a " \
+               "difference): the median over the runs (or rounds), with the spread in " \
+               "brackets. The verdict is the median's.\n\n"
         text += table(["Target", "Measured", "Target", "Verdict", "Notes"], rows)
         if missed:
             text += f"\n{len(missed)} target(s) missed: see [Where the time goes]" \
@@ -238,32 +277,31 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
 
     def latency_section(self):
         text = "## Latency\n\nOne-way latency (half the round trip) of a record.\n\n"
-        ref = {size: self.latency("latency-spin", "reference", size) for size in (64, 4096)}
         text += "### Busy-spinning readers (CPU 0 ↔ CPU 1)\n\n"
         rows = []
         for size in (64, 4096):
-            for label in ("reference", "shmbus", "shmbus+ts", "iceoryx"):
+            bases = [self.latency("latency-spin", base, size) for base, _ in LATENCY_BASES]
+            for label in ("cache-line", "reference", "shmbus", "shmbus ts-off", "iceoryx"):
                 runs = self.latency("latency-spin", label, size)
                 if not runs:
                     continue
-                rows.append((label, size_name(size),
+                rows.append([label, size_name(size),
                              cell(Results.summary(runs, "p50_ns"), ns),
                              cell(Results.summary(runs, "p99_ns"), ns),
-                             cell(Results.summary(runs, "p999_ns"), ns),
-                             cell(Results.ratio(runs, ref[size], "p50_ns"), times),
-                             cell(Results.ratio(runs, ref[size], "p99_ns"), times)))
+                             cell(Results.summary(runs, "p999_ns"), ns)] +
+                            [cell(Results.ratio(runs, base, metric), times)
+                             for base in bases for metric in ("p50_ns", "p99_ns")])
                 if size == 64:
                     self.chart_rows["latency"].append(
                         (f"{label} spin", Results.summary(runs, "p50_ns"),
                          Results.summary(runs, "p99_ns"), Results.summary(runs, "p999_ns")))
-        text += table(["Peer", "Size", "p50", "p99", "p99.9", "p50 / reference",
-                       "p99 / reference"], rows)
+        text += table(["Peer", "Size", "p50", "p99", "p99.9"] +
+                      [f"{metric} / {name}" for _, name in LATENCY_BASES
+                       for metric in ("p50", "p99")], rows)
+        text += "\nThe floor carries records of at most 64 bytes: 4 KiB rows have no ratio to " \
+                "it.\n"
         shmbus64 = self.latency("latency-spin", "shmbus", 64)
-        text += self.paired_spin_latency_text({
-            (64, "p50_ns"): Results.ratio(shmbus64, ref[64], "p50_ns"),
-            (64, "p99_ns"): Results.ratio(shmbus64, ref[64], "p99_ns"),
-            (4096, "p50_ns"): Results.ratio(self.latency("latency-spin", "shmbus", 4096),
-                                            ref[4096], "p50_ns")})
+        text += self.paired_spin_latency_text()
         ice = self.latency("latency-spin", "iceoryx", 64)
         self.target("Latency 64 B: iceoryx busy-poll p50 / shmbus p50",
                     Results.ratio(ice, shmbus64, "p50_ns"), 5, "higher")
@@ -310,44 +348,51 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
         text += self.paired_wake_latency_text()
         return text
 
-    def paired_spin_latency_text(self, per_run):
-        """The spinning ping-pongs in rounds, and the spin latency targets judged on them;
-        `per_run` holds the ratios within a run of the table above, quoted beside them."""
-        targets = ((64, "p50_ns", 1.15), (64, "p99_ns", 1.5), (4096, "p50_ns", 1.3))
-        paired = {}
-        for size, metric, _ in targets:
-            fields = {"group": "latency-spin-rounds", "size": size}
-            paired[size, metric] = self.r.paired_ratio(metric, {**fields, "label": "shmbus"},
-                                                       {**fields, "label": "reference"})
-        for size, metric, threshold in targets:
-            name = f"Latency {size_name(size)}, spin, {metric[:3]} / reference"
-            if paired[size, metric] is None:
-                self.target(name, per_run[size, metric], threshold, "lower", "one case per run")
-            else:
-                self.target(name, paired[size, metric], threshold, "lower",
-                            "ping-pongs in rounds, ratio within a round; within a run, "
-                            f"{cell(per_run[size, metric], times)}")
-        if all(ratio is None for ratio in paired.values()):
+    def paired_spin_latency_text(self):
+        """The spinning ping-pongs in rounds, and the spin latency targets judged on them (on
+        the table above's cases, within a run, where the sweep ran no rounds)."""
+        def shmbus_against(base, size, metric, paired, per_run):
+            """(within a round, within a run) of shmbus against `base`."""
+            rounds = {"group": "latency-spin-rounds", "size": size}
+            return (paired(metric, {**rounds, "label": "shmbus"}, {**rounds, "label": base}),
+                    per_run(self.latency("latency-spin", "shmbus", size),
+                            self.latency("latency-spin", base, size), metric))
+
+        for size, metric, base, threshold in SPIN_LATENCY_TARGETS:
+            paired, per_run = shmbus_against(base, size, metric, self.r.paired_ratio,
+                                             Results.ratio)
+            self.target_within_rounds(f"Latency {size_name(size)}, spin, {metric[:3]} / "
+                                      f"{dict(LATENCY_BASES)[base]}", paired, per_run, threshold,
+                                      "lower", "ping-pongs")
+        timestamps, per_run = shmbus_against("shmbus ts-off", 64, "p50_ns",
+                                             self.r.paired_difference, Results.difference)
+        self.target_within_rounds("Timestamps on − off: latency 64 B, spin, p50", timestamps,
+                                  per_run, 10, "lower", "ping-pongs", fmt=ns_delta)
+        if not self.r.one(group="latency-spin-rounds"):
             return ""
         text = "\n### Busy-spinning readers in rounds\n\n" \
-               f"The reference and shmbus, {SPIN_ROUND_COUNT:,} round trips each, back to " \
-               f"back in each of {LATENCY_ROUNDS} rounds per run (in reverse order every " \
-               "other round). As with the 64 B stream, neighbours seconds apart share this " \
-               "host's speed regime, so the latency targets take their ratio within a round. " \
-               "Figures pool every round of every run.\n\n"
+               "The floor, the reference and shmbus (the default topic, and with timestamps " \
+               f"off) at 64 B, the reference and shmbus at 4 KiB, {SPIN_ROUND_COUNT:,} round " \
+               f"trips each, back to back in each of {LATENCY_ROUNDS} rounds per run (in " \
+               "reverse order every other round). As with the 64 B streams, neighbours " \
+               "seconds apart share this host's speed regime, so the latency targets take " \
+               "their ratio within a round. Figures pool every round of every run; ratios are " \
+               "taken within a round.\n\n"
         rows = []
-        for size in (64, 4096):
+        for size, labels in SPIN_ROUND_ROWS.items():
             fields = {"group": "latency-spin-rounds", "size": size}
-            for label in ("reference", "shmbus"):
-                rows.append((label, size_name(size),
-                             cell(self.r.pooled("p50_ns", **fields, label=label), ns),
-                             cell(self.r.pooled("p99_ns", **fields, label=label), ns),
-                             cell(self.r.pooled("p999_ns", **fields, label=label), ns)))
-        text += table(["Peer", "Size", "p50", "p99", "p99.9"], rows)
-        text += "\nshmbus / reference, within a round: " + ", ".join(
-            f"{size_name(size)} {metric[:3]} {cell(paired[size, metric], times)}"
-            for size, metric, _ in targets) + ".\n"
-        return text
+            for label in labels:
+                rows.append([label, size_name(size)] +
+                            [cell(self.r.pooled(metric, **fields, label=label), ns)
+                             for metric in ("p50_ns", "p99_ns", "p999_ns")] +
+                            [cell(self.r.paired_ratio(metric, {**fields, "label": label},
+                                                      {**fields, "label": base}), times)
+                             for base, _ in LATENCY_BASES for metric in ("p50_ns", "p99_ns")])
+        text += table(["Peer", "Size", "p50", "p99", "p99.9"] +
+                      [f"{metric} / {name}" for _, name in LATENCY_BASES
+                       for metric in ("p50", "p99")], rows)
+        return text + "\nshmbus with timestamps on against off, within a round: p50 " \
+            f"{cell(timestamps, ns_delta)}.\n"
 
     def paired_wake_latency_text(self):
         """Sleeping ping-pongs in rounds, and the wake-up targets judged on them: shmbus
@@ -386,9 +431,9 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
     def throughput_section(self):
         text = "\n## Throughput, one writer to one reader\n\nLossless; every record checked. " \
                "CPU time is per record, user plus system, of each side.\n\n"
-        labels = ("reference", "shmbus batch", "shmbus single", "shmbus batch +ts",
-                  "shmbus single +ts", "shmbus sleep batch", "iceoryx", "iceoryx sleep", "unix",
-                  "pipe", "mq", "zeromq", "boost-mq")
+        labels = ("reference", "shmbus batch", "shmbus single", "shmbus batch ts-off",
+                  "shmbus single ts-off", "shmbus sleep batch", "iceoryx", "iceoryx sleep",
+                  "unix", "pipe", "mq", "zeromq", "boost-mq")
         for size in (64, 4096, 65536):
             reference = self.stream("reference", size)
             rows = []
@@ -411,8 +456,7 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
                 text += "POSIX mq is left out at 64 KiB: Linux's default `msgsize_max` is " \
                         "8 KiB.\n\n"
         batch64 = self.stream("shmbus batch", 64)
-        text += self.paired_throughput_text(
-            Results.ratio(batch64, self.stream("reference", 64), "msgs_per_s"))
+        text += self.paired_throughput_text()
         self.target("Throughput 4 KiB, batch path / reference",
                     Results.ratio(self.stream("shmbus batch", 4096),
                                   self.stream("reference", 4096), "msgs_per_s"), 0.7, "higher")
@@ -422,35 +466,38 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
                     Results.ratio(batch64, self.stream("unix", 64), "msgs_per_s"), 10, "higher")
         return text
 
-    def paired_throughput_text(self, long_stream_ratio):
-        """The 64 B streams in rounds, and the 64 B target judged on them."""
+    def paired_throughput_text(self):
+        """The 64 B streams in rounds, and the 64 B targets judged on them (on the long streams
+        of the table above, within a run, where the sweep ran no rounds)."""
         fields = {"group": "throughput-rounds", "size": 64}
+        for label, base, threshold, name in STREAM_TARGETS:
+            self.target_within_rounds(
+                name, self.r.paired_ratio("msgs_per_s", {**fields, "label": label},
+                                          {**fields, "label": base}),
+                Results.ratio(self.stream(label, 64), self.stream(base, 64), "msgs_per_s"),
+                threshold, "higher", "streams")
+        if not self.r.one(group="throughput-rounds"):
+            return ""
         rows = []
-        for label in ("reference", "shmbus batch"):
+        for label in ("reference", "shmbus batch", "shmbus single", "shmbus single ts-off"):
             rows.append((label, cell(self.r.pooled("msgs_per_s", **fields, label=label), rate),
+                         cell(self.r.paired_ratio("msgs_per_s", {**fields, "label": label},
+                                                  {**fields, "label": "reference"}), times),
                          ns(median(self.r.pooled("writer_cpu_ns_per_record", **fields,
                                                  label=label))),
                          ns(median(self.r.pooled("reader_cpu_ns_per_record", **fields,
                                                  label=label)))))
-        paired = self.r.paired_ratio("msgs_per_s", {**fields, "label": "shmbus batch"},
-                                     {**fields, "label": "reference"})
-        if paired is None:
-            self.target("Throughput 64 B, batch path / reference", long_stream_ratio, 1.0,
-                        "higher", "long streams, ratio within a run")
-            return ""
-        self.target("Throughput 64 B, batch path / reference", paired, 1.0, "higher",
-                    "streams in rounds, ratio within a round; the long streams' ratio within "
-                    f"a run is {cell(long_stream_ratio, times)}")
         text = "### 64 B records in rounds\n\n" \
-               f"The reference and shmbus's batch path, {THROUGHPUT_ROUND_COUNT:,} records " \
-               f"each, back to back in each of {THROUGHPUT_ROUNDS} rounds per run (in reverse " \
-               "order every other round). Each stream of the table above runs minutes after " \
-               "its reference, and this host's speed drifts between regimes over minutes; " \
-               "neighbours seconds apart share one, so the 64 B target takes its ratio within " \
-               "a round. Figures pool every round of every run.\n\n"
-        text += table(["Peer", "Records/s", "Writer CPU", "Reader CPU"], rows)
-        text += f"\nshmbus batch / reference, within a round: {cell(paired, times)}.\n\n"
-        return text
+               "The reference, shmbus's batch and single-record paths, and the single-record " \
+               f"path with timestamps off, {THROUGHPUT_ROUND_COUNT:,} records each, back to " \
+               f"back in each of {THROUGHPUT_ROUNDS} rounds per run (in reverse order every " \
+               "other round). Each stream of the table above runs minutes after its " \
+               "reference, and this host's speed drifts between regimes over minutes; " \
+               "neighbours seconds apart share one, so the 64 B targets take their ratio " \
+               "within a round. Figures pool every round of every run; ratios are taken " \
+               "within a round.\n\n"
+        return text + table(["Peer", "Records/s", "/ reference", "Writer CPU", "Reader CPU"],
+                            rows) + "\n"
 
     def fan_section(self):
         text = "\n## Fan-out and fan-in (64 B, sleeping readers)\n\n" \

@@ -2,6 +2,7 @@
 reference measured in the same run."""
 
 import json
+import operator
 import statistics
 
 KEY_FIELDS = ("group", "label", "case", "size", "writers", "readers", "writer_cpus",
@@ -69,31 +70,51 @@ class Results:
             return None
         return statistics.median(values), min(values), max(values), len(values)
 
-    def paired_ratio(self, metric, fields, reference_fields):
-        """Median, min and max of value / reference over every (run, round) that has both:
-        each ratio is taken between neighbours measured seconds apart."""
-        ratios = []
+    def paired(self, metric, fields, reference_fields, compare):
+        """Median, min and max of compare(value, reference) over every (run, round) that has
+        both: each comparison is taken between neighbours measured seconds apart."""
+        compared = []
         for key, runs in self.find(**fields):
             round_number = key.get("round")
             reference = self.one(**reference_fields, round=round_number)
             for run, row in runs.items():
                 other = reference.get(run)
                 if other and row.get(metric) and other.get(metric):
-                    ratios.append(row[metric] / other[metric])
-        if not ratios:
-            return None
-        return statistics.median(ratios), min(ratios), max(ratios), len(ratios)
+                    compared.append(compare(row[metric], other[metric]))
+        return spread(compared)
+
+    def paired_ratio(self, metric, fields, reference_fields):
+        """value / reference within each (run, round): see paired."""
+        return self.paired(metric, fields, reference_fields, operator.truediv)
+
+    def paired_difference(self, metric, fields, reference_fields):
+        """value - reference within each (run, round): see paired."""
+        return self.paired(metric, fields, reference_fields, operator.sub)
 
     @staticmethod
-    def ratio(runs, reference_runs, metric, invert=False):
-        """Median over runs of value / reference (same run), with min and max."""
-        ratios = []
+    def per_run(runs, reference_runs, metric, compare):
+        """Median over runs of compare(value, reference) (same run), with min and max."""
+        compared = []
         for run, row in runs.items():
             reference = reference_runs.get(run)
             if reference is None or not row.get(metric) or not reference.get(metric):
                 continue
-            value = row[metric] / reference[metric]
-            ratios.append(1 / value if invert else value)
-        if not ratios:
-            return None
-        return statistics.median(ratios), min(ratios), max(ratios), len(ratios)
+            compared.append(compare(row[metric], reference[metric]))
+        return spread(compared)
+
+    @staticmethod
+    def ratio(runs, reference_runs, metric):
+        """Median over runs of value / reference (same run), with min and max."""
+        return Results.per_run(runs, reference_runs, metric, operator.truediv)
+
+    @staticmethod
+    def difference(runs, reference_runs, metric):
+        """Median over runs of value - reference (same run), with min and max."""
+        return Results.per_run(runs, reference_runs, metric, operator.sub)
+
+
+def spread(values):
+    """(median, min, max, n) of values, or None."""
+    if not values:
+        return None
+    return statistics.median(values), min(values), max(values), len(values)

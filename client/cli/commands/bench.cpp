@@ -2,8 +2,10 @@
 //
 // Without TOPIC it works on scratch topics in a private temporary directory (removed at the
 // end); with TOPIC the throughput test publishes to and subscribes from that topic, and the
-// latency test sends over it and echoes back over a scratch topic of the same geometry. The
-// method is the benchmark harness's (docs/BENCHMARKS.md), so the figures compare.
+// latency test sends over it and echoes back over a scratch topic of the same geometry. Scratch
+// topics have `shmbus create`'s defaults (TopicOptions{}), timestamps included, so the figures are
+// those of the topic users get. The method is the benchmark harness's (docs/BENCHMARKS.md), so
+// the figures compare.
 #include <fmt/format.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -36,6 +38,9 @@ namespace {
 constexpr std::uint32_t kMostPublishers = 16;
 constexpr std::uint32_t kMostSubscribers = 32;
 constexpr std::size_t kLargestBatch = 64;
+// Scratch topics keep the default slot counts, which must hold the most processes bench starts.
+static_assert(kMostPublishers <= TopicOptions{}.max_publishers);
+static_assert(kMostSubscribers <= TopicOptions{}.max_subscribers);
 
 /// A private directory for scratch topics: on tmpfs when there is one. Removed with its
 /// contents at the end.
@@ -85,6 +90,9 @@ std::string bandwidth_text(double mb_per_s) {
 class Bench final : public Command {
   public:
     void define(CLI::App& app) override {
+        const TopicOptions defaults;
+        capacity_text_ = std::to_string(defaults.capacity);
+        timestamps_ = defaults.timestamps ? "on" : "off";
         app.add_option("TOPIC", topic_,
                        "Measure on this topic (it must exist; other programs' records on it are "
                        "skipped). Default: scratch topics in a private temporary directory")
@@ -121,9 +129,10 @@ class Bench final : public Command {
             ->type_name("BYTES")
             ->default_str("1M");
         app.add_option("--timestamps", timestamps_,
-                       "on or off: scratch topics stamp each record with the time")
+                       "on or off: scratch topics stamp each record with the time, as "
+                       "shmbus create makes them by default")
             ->type_name("ON|OFF")
-            ->default_str("off");
+            ->default_str(timestamps_);
         app.add_option("--cpus", cpus_text_,
                        "Pin publishers (and the ping side) to the first CPU, subscribers (and "
                        "the echo side) to the second, e.g. 0,1. Default: not pinned")
@@ -140,21 +149,21 @@ class Bench final : public Command {
         if (topic_) {
             given = open_topic(context.bus_directory, *topic_, {.access = Access::kPublish});
         }
+        // shmbus create's defaults, but for what the options or the given topic set.
+        TopicOptions scratch_options;
         const std::uint64_t capacity = given ? given->capacity() : capacity_;
+        const std::uint64_t scratch_max_record =
+            std::max<std::uint64_t>(options.size, scratch_options.max_record_size);
         const std::uint32_t max_record =
-            given ? given->max_record_size()
-                  : static_cast<std::uint32_t>(std::max<std::uint64_t>(options.size, 64 * 1024));
+            given ? given->max_record_size() : static_cast<std::uint32_t>(scratch_max_record);
         if (options.size > max_record) {
             throw Failure(ExitStatus::kUsage,
                           fmt::format("--size {}: topic '{}' takes records of at most {} bytes",
                                       options.size, *topic_, max_record));
         }
-        TopicOptions scratch_options;
         scratch_options.capacity = capacity;
         scratch_options.max_record_size = max_record;
         scratch_options.timestamps = timestamps_on_;
-        scratch_options.max_publishers = kMostPublishers;
-        scratch_options.max_subscribers = kMostSubscribers;
         const std::uint64_t tag =
             std::random_device{}() * 0x9e3779b97f4a7c15ull ^ static_cast<std::uint64_t>(::getpid());
 
@@ -380,13 +389,13 @@ class Bench final : public Command {
     std::string subscribers_text_ = "1";
     std::string wait_ = "spin";
     std::string batch_text_ = "32";
-    std::string capacity_text_ = "1M";
-    std::string timestamps_ = "off";
+    std::string capacity_text_;
+    std::string timestamps_;
     std::optional<std::string> cpus_text_;
     bool json_ = false;
     bool no_progress_ = false;
     std::uint64_t capacity_ = 0;
-    bool timestamps_on_ = false;
+    bool timestamps_on_ = true;
 };
 
 const CommandRegistration registration{
