@@ -1,5 +1,6 @@
 #include "supervised_topic.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <shmbus/detail/format/frame_header.hpp>
 #include <shmbus/detail/format/publisher_slot.hpp>
+#include <shmbus/detail/format/wake_fifo.hpp>
 #include <shmbus/detail/ring/flow_control.hpp>
 #include <shmbus/detail/ring/frame_inspect.hpp>
 #include <shmbus/detail/ring/slots.hpp>
@@ -25,6 +27,7 @@ namespace shmbusd {
 namespace atomics = shmbus::atomics;
 namespace format = shmbus::format;
 namespace ring = shmbus::ring;
+namespace sync = shmbus::sync;
 
 namespace {
 
@@ -68,6 +71,7 @@ bool SupervisedTopic::still_on_disk() const {
 void SupervisedTopic::check(const TopicSettings& settings, const Config& config,
                             Clock::time_point now) {
     restore_state();
+    signal_unarmed_fd_waiters();
     reclaim();
     unblock(config, now);
     if (topic_.view().policy == format::Policy::kBlock &&
@@ -95,6 +99,37 @@ void SupervisedTopic::restore_state() {
     const auto pid = static_cast<std::uint32_t>(::getpid());
     if (atomics::load_relaxed(topic_.view().state->supervisor_pid) != pid) {
         atomics::store_relaxed(topic_.view().state->supervisor_pid, pid);
+    }
+}
+
+void SupervisedTopic::signal_unarmed_fd_waiters() {
+    const ring::TopicView& view = topic_.view();
+    if (wake_fifos_.size() != view.max_subscribers) wake_fifos_.resize(view.max_subscribers);
+    for (std::uint32_t index = 0; index < view.max_subscribers; ++index) {
+        const format::SubscriberSlot& slot = view.subscribers[index];
+        // Relaxed and acquire loads of what the subscriber published; a stale answer costs one
+        // needless byte, or one more interval.
+        if (atomics::load_acquire(slot.state) != format::kSlotActive) continue;
+        if (atomics::load_acquire(slot.wake_by) != format::kWakeByFifo) continue;
+        // Armed: a publisher will signal it (and if that publisher dies before it does, the bit
+        // is clear by then, and the next pass finds it here).
+        if (sync::bit_is_set(view.state->sleeping_subscribers, index)) continue;
+        const std::uint64_t position = atomics::load_acquire(slot.position);
+        if (position % format::kFrameAlignment != 0) continue;
+        // Acquire: pairs with the commit. Anything but "nothing here yet" is work for poll().
+        const std::uint64_t word = atomics::load_acquire(view.commit_word(position));
+        const format::FrameState state = format::state_at(word, position);
+        if (state == format::FrameState::kNone || state == format::FrameState::kClaimed) continue;
+        shmbus::util::UniqueFd& fifo = wake_fifos_[index];
+        if (!fifo) {
+            const auto path = format::wake_fifo_path(topic_.directory() / topic_.name(), index);
+            fifo.reset(::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
+            struct stat st {};
+            if (fifo && (::fstat(fifo.get(), &st) != 0 || !S_ISFIFO(st.st_mode))) fifo.reset();
+            if (!fifo) continue;
+        }
+        const char byte = 1;
+        (void)::write(fifo.get(), &byte, 1);  // full: readable already
     }
 }
 

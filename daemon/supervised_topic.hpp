@@ -2,6 +2,9 @@
 //
 //   0. restore   put back a state file that a client truncated and nobody has touched since
 //                (format/state_restore.hpp), and say so in the log
+//      signal    write into the wake FIFO of each subscriber that waits in an event loop, is not
+//                armed, and has records: a publisher that died between committing and
+//                signalling delays it by at most one interval (format/wake_fifo.hpp)
 //   1. reclaim   free the slots of clients that died, proven by their slot locks being free
 //                (the kernel drops an OFD lock when its owner dies), so no heartbeat is needed
 //   2. unblock   turn a claim that a dead publisher left unfinished at the commit floor into
@@ -22,8 +25,10 @@
 #include <cstdint>
 #include <optional>
 #include <shmbus/topic.hpp>
+#include <vector>
 
 #include "config.hpp"
+#include "shmbus/detail/util/unique_fd.hpp"
 #include "stall_detector.hpp"
 
 namespace shmbusd {
@@ -56,6 +61,7 @@ class SupervisedTopic {
 
   private:
     void restore_state();
+    void signal_unarmed_fd_waiters();
     void reclaim();
     void unblock(const Config& config, Clock::time_point now);
     void evict_stalled(const TopicSettings& settings, Clock::time_point now);
@@ -71,6 +77,9 @@ class SupervisedTopic {
     Clock::time_point held_since_{};
     bool held_warned_ = false;
     bool repair_error_warned_ = false;
+    // Per subscriber slot, its wake FIFO opened for reading and writing, once needed (-1: not
+    // yet, or not usable). Closed with the topic.
+    std::vector<shmbus::util::UniqueFd> wake_fifos_;
 };
 
 }  // namespace shmbusd

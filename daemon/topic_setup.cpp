@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "config_values.hpp"
+#include "shmbus/detail/format/wake_fifo.hpp"
 
 namespace shmbusd {
 namespace {
@@ -134,6 +135,17 @@ std::vector<std::string> enforce_access(const std::filesystem::path& dir, std::s
             problems);
     const shmbus::FileAccess locks = shmbus::locks_access(options.records);
     enforce(topic / "locks", locks.owner, locks.group, locks.mode, problems);
+    // The wake FIFOs follow the records file, their directory the topic's (format/wake_fifo.hpp).
+    const std::filesystem::path wake = topic / shmbus::format::kWakeDirectory;
+    std::error_code listing;
+    for (const auto& entry : std::filesystem::directory_iterator(wake, listing)) {
+        enforce(entry.path(), options.records.owner, options.records.group, options.records.mode,
+                problems);
+    }
+    if (listing) problems.push_back(wake.string() + ": " + listing.message());
+    enforce(wake, options.directory.owner ? options.directory.owner : options.records.owner,
+            options.directory.group ? options.directory.group : options.records.group,
+            options.directory.mode, problems);
     enforce(topic, options.directory.owner, options.directory.group, options.directory.mode,
             problems);
     return problems;

@@ -21,6 +21,7 @@
 #include "shmbus/detail/format/geometry.hpp"
 #include "shmbus/detail/format/publisher_slot.hpp"
 #include "shmbus/detail/format/state_restore.hpp"
+#include "shmbus/detail/format/wake_fifo.hpp"
 #include "shmbus/detail/sync/semaphore.hpp"
 #include "shmbus/detail/util/record_clock.hpp"
 #include "shmbus/detail/util/topic_name.hpp"
@@ -41,7 +42,6 @@ std::string random_suffix() {
     std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
     return text;
 }
-
 
 /// Removes a half-built topic directory unless disarmed.
 class BuildDirectory {
@@ -116,6 +116,43 @@ util::UniqueFd allocate_file(const std::filesystem::path& path, std::uint64_t si
         throw system_error(topic + ": allocating " + path.string(), error);
     }
     return fd;
+}
+
+/// `owner` and `group` of `path` (a file or FIFO we just made), where the options set them.
+void set_owner(const std::filesystem::path& path, const FileAccess& access,
+               const std::string& topic) {
+    if (!access.owner && !access.group) return;
+    if (::lchown(path.c_str(), access.owner ? *access.owner : static_cast<uid_t>(-1),
+                 access.group ? *access.group : static_cast<gid_t>(-1)) != 0) {
+        throw system_error(topic + ": setting the owner of " + path.string());
+    }
+}
+
+/// The wake directory and one FIFO per subscriber slot (format/wake_fifo.hpp): the FIFOs with the
+/// records file's owner, group and mode, the directory with the topic directory's.
+void make_wake_fifos(const std::filesystem::path& topic_dir, std::uint32_t slots,
+                     const TopicOptions& options, const std::string& topic) {
+    const auto wake = topic_dir / format::kWakeDirectory;
+    if (::mkdir(wake.c_str(), 0700) != 0) throw system_error(topic + ": creating " + wake.string());
+    for (std::uint32_t slot = 0; slot < slots; ++slot) {
+        const auto fifo = format::wake_fifo_path(topic_dir, slot);
+        if (::mkfifo(fifo.c_str(), 0600) != 0) {
+            throw system_error(topic + ": creating the wake FIFO " + fifo.string());
+        }
+        // Mode first, as for the files: once the FIFO belongs to someone else, only a privileged
+        // creator may chmod it. (mkfifo's mode is cut by the umask; chmod's is not.)
+        if (::chmod(fifo.c_str(), options.records.mode) != 0) {
+            throw system_error(topic + ": setting the mode of " + fifo.string());
+        }
+        set_owner(fifo, options.records, topic);
+    }
+    if (::chmod(wake.c_str(), options.directory.mode) != 0) {
+        throw system_error(topic + ": setting the mode of " + wake.string());
+    }
+    FileAccess directory = options.directory;
+    if (!directory.owner) directory.owner = options.records.owner;
+    if (!directory.group) directory.group = options.records.group;
+    set_owner(wake, directory, topic);
 }
 
 void write_records(int fd, const format::TopicParameters& params, const format::Geometry& geometry,
@@ -230,6 +267,7 @@ void create_topic(const std::filesystem::path& dir, std::string_view name,
         const util::UniqueFd locks =
             allocate_file(locks_path, 0, locks_access(options.records), topic);
     }
+    make_wake_fifos(build.path(), params.max_subscribers, options, topic);
     // The directory's mode decides who may reach the files at all; the files' own modes decide
     // who may do what with them.
     if (::chmod(build.path().c_str(), options.directory.mode) != 0) {

@@ -2,10 +2,12 @@
 #include "shmbus/publisher.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 
+#include "shmbus/detail/format/wake_fifo.hpp"
 #include "shmbus/detail/ring/slots.hpp"
 #include "shmbus/detail/ring/unblocker.hpp"
 #include "shmbus/detail/sync/semaphore.hpp"
@@ -57,6 +59,7 @@ Publisher::Publisher(const Topic& topic, const PublisherOptions& options)
     fork_generation_ = detail::fork_generation();
     epoch_ = detail::handle_epoch();
     sleep_mask_words_ = (view.max_subscribers + 63) / 64;
+    wake_fds_.assign(view.max_subscribers, kNotOpened);
     attached_ = true;
 }
 
@@ -80,6 +83,10 @@ void Publisher::detach() noexcept {
     ring::detach_publisher_slot(appender_.view(), appender_.slot_index());
     detail::unregister_lock_fd(lock_fd_);
     ::close(lock_fd_);
+    for (int& fd : wake_fds_) {
+        if (fd >= 0) ::close(fd);
+        fd = kNotOpened;
+    }
 }
 
 // Waits while `attempt()` (a claim) reports back-pressure: spins for options_.spin, then sleeps
@@ -171,8 +178,38 @@ Status Publisher::offer(std::span<const std::byte> record,
 void Publisher::wake_subscribers() noexcept {
     const ring::TopicView& view = appender_.view();
     sync::wake_sleepers(
-        view.state->sleeping_subscribers, view.max_subscribers,
-        [&view](std::uint32_t index) { sync::semaphore_post(view.subscribers[index].semaphore); });
+        view.state->sleeping_subscribers, view.max_subscribers, [this, &view](std::uint32_t index) {
+            // Acquire: pairs with the subscriber's release store of how it
+            // waits, made before it set the bit we just took.
+            if (atomics::load_acquire(view.subscribers[index].wake_by) == format::kWakeByFifo) {
+                signal_wake_fifo(index);
+            } else {
+                sync::semaphore_post(view.subscribers[index].semaphore);
+            }
+        });
+}
+
+void Publisher::signal_wake_fifo(std::uint32_t index) noexcept {
+    if (index >= wake_fds_.size()) return;
+    int& fd = wake_fds_[index];
+    if (fd == kNotOpened) {
+        // Read and write: a publisher that is a reader itself never meets EPIPE or SIGPIPE when
+        // the subscriber has gone; non-blocking: a full FIFO is EAGAIN, already readable.
+        const detail::TopicMapping& mapping = *topic_.mapping();
+        const auto path = format::wake_fifo_path(mapping.directory / mapping.name, index);
+        fd = ::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+        struct stat st {};
+        if (fd >= 0 && (::fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode))) {
+            ::close(fd);  // not a FIFO (someone replaced it): never write into it
+            fd = kUnusable;
+        }
+        if (fd < 0) fd = kUnusable;  // that subscriber wakes at its own timeout
+    }
+    if (fd < 0) return;
+    const char byte = 1;
+    // One system call per wake-up. EAGAIN means full, so readable already; nothing else can go
+    // wrong that we could mend here.
+    (void)::write(fd, &byte, 1);
 }
 
 }  // namespace shmbus

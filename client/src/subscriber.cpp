@@ -3,16 +3,19 @@
 #include "shmbus/subscriber.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 
+#include "shmbus/detail/format/wake_fifo.hpp"
 #include "shmbus/detail/ring/flow_control.hpp"
 #include "shmbus/detail/ring/retention.hpp"
 #include "shmbus/detail/ring/slots.hpp"
 #include "shmbus/detail/sync/asymmetric_fence.hpp"
 #include "shmbus/detail/sync/semaphore.hpp"
+#include "shmbus/detail/util/unique_fd.hpp"
 #include "topic_mapping.hpp"
 
 namespace shmbus {
@@ -150,6 +153,7 @@ void Subscriber::take_from(Subscriber& other) noexcept {
     corrupt_ = other.corrupt_;
     corrupt_at_ = other.corrupt_at_;
     lock_fd_ = other.lock_fd_;
+    wake_fd_ = other.wake_fd_;
     index_ = other.index_;
     slot_generation_ = other.slot_generation_;
     attached_ns_ = other.attached_ns_;
@@ -167,6 +171,7 @@ void Subscriber::take_from(Subscriber& other) noexcept {
     // revalidate() touches nothing of the topic's.
     other.attached_ = false;
     other.lock_fd_ = -1;
+    other.wake_fd_ = -1;
     other.epoch_ = kClosedEpoch;
     other.slot_ = &closed_slot();
 }
@@ -185,6 +190,51 @@ void Subscriber::detach() noexcept {
     ring::detach_subscriber_slot(view_, index_);
     detail::unregister_lock_fd(lock_fd_);
     ::close(lock_fd_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    wake_fd_ = -1;
+}
+
+int Subscriber::wake_fd() {
+    if (wake_fd_ >= 0) return wake_fd_;
+    if (!attached_) throw Error(ErrorCode::kInvalidArgument, "wake_fd of a moved-from subscriber");
+    const detail::TopicMapping& mapping = *topic_.mapping();
+    const std::string what = detail::describe(mapping.name, mapping.directory);
+    const auto path = format::wake_fifo_path(mapping.directory / mapping.name, index_);
+    // Non-blocking: opening a FIFO's read end never waits for a writer this way, and reading an
+    // empty one says EAGAIN. No following symbolic links, and it must be a FIFO.
+    util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) throw system_error(what + ": opening the wake FIFO " + path.string());
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw system_error(what + ": stat " + path.string());
+    if (!S_ISFIFO(st.st_mode)) {
+        throw Error(ErrorCode::kFormat, what + ": " + path.string() + " is not a FIFO");
+    }
+    wake_fd_ = fd.release();
+    return wake_fd_;
+}
+
+void Subscriber::drain_wake_fd() noexcept {
+    char bytes[64];
+    while (::read(wake_fd_, bytes, sizeof bytes) > 0) {
+    }
+}
+
+bool Subscriber::arm() noexcept {
+    if (wake_fd_ < 0 || !attached_) return true;
+    if (atomics::load_relaxed(slot_->state) != format::kSlotActive) return true;  // poll says why
+    // Drain first, then announce, then look: a signal that lands after the drain is a readable
+    // descriptor, and a record committed before the announcement is seen by the look.
+    drain_wake_fd();
+    // Release, before the bit: a publisher that takes the bit (acquire) reads how to wake us.
+    atomics::store_release(slot_->wake_by, format::kWakeByFifo);
+    sync::set_bit(view_.state->sleeping_subscribers, index_);
+    // The sleeper's half of the asymmetric fence (sync/asymmetric_fence.hpp). If the kernel
+    // refused it, a light publisher's commit may go unsignalled: say "look again" every time,
+    // which turns the caller's loop into polling rather than losing a record.
+    if (!sync::heavy_fence()) return true;
+    // The bit stays set when there is work: a publisher may signal it, which costs one spurious
+    // wake-up of the event loop at most.
+    return has_work();
 }
 
 Status Subscriber::check_slot() noexcept {
@@ -426,6 +476,8 @@ Status Subscriber::wait(std::chrono::nanoseconds timeout) noexcept {
     }
     std::uint8_t* semaphore = slot_->semaphore;
     std::uint64_t* sleeping = view_.state->sleeping_subscribers;
+    // Release, before the bit below: a publisher that takes the bit posts the semaphore.
+    atomics::store_release(slot_->wake_by, format::kWakeBySemaphore);
     for (;;) {
         sync::semaphore_drain(semaphore);
         sync::set_bit(sleeping, index_);

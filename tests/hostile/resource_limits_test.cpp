@@ -128,8 +128,9 @@ TEST_CASE(
         return;
     }
     BusDirectory base;
-    // The root directory, and a directory and three files (records, state, locks) for each topic.
-    SmallTmpfs tmpfs(base.path() / "bus", "size=16m,nr_inodes=10");
+    // The root directory, and for each topic: its directory, three files (records, state, locks),
+    // the wake directory and a wake FIFO per subscriber slot (two here): 1 + 2 x 7.
+    SmallTmpfs tmpfs(base.path() / "bus", "size=16m,nr_inodes=15");
     if (!tmpfs.mounted()) {
         shmbus::test::skip(std::string("cannot mount a tmpfs here (") + tmpfs.error() + ")");
         return;
@@ -140,13 +141,15 @@ TEST_CASE(
     for (int i = 0; i < 10 && !refusal; ++i) {
         const std::string name = "topic-" + std::to_string(i);
         try {
-            shmbus::create_topic(dir, name, kSmall);
+            shmbus::TopicOptions options = kSmall;
+            options.max_subscribers = 2;
+            shmbus::create_topic(dir, name, options);
             made.push_back(name);
         } catch (const shmbus::Error& error) {
             refusal = error;
         }
     }
-    REQUIRE_MESSAGE(refusal, "ten topics fitted in ten inodes");
+    REQUIRE_MESSAGE(refusal, "ten topics fitted in fifteen inodes");
     CHECK(made.size() == 2);
     CHECK(refusal->code() == shmbus::ErrorCode::kNoSpace);
     CHECK(refusal->system_errno() == ENOSPC);

@@ -21,6 +21,7 @@
 #include <memory>
 #include <span>
 #include <utility>
+#include <vector>
 
 #include "shmbus/detail/handle_guard.hpp"
 #include "shmbus/detail/ring/appender.hpp"
@@ -268,6 +269,8 @@ class Publisher {
         claim_pending_ = false;
     }
     void wake_subscribers() noexcept;
+    /// Writes a byte into subscriber slot `index`'s wake FIFO, opening it on first use.
+    void signal_wake_fifo(std::uint32_t index) noexcept;
     void detach() noexcept;
 
     Topic topic_;
@@ -275,6 +278,11 @@ class Publisher {
     ring::Appender appender_;
     PublisherOptions options_;
     int lock_fd_ = -1;
+    // Per subscriber slot, the wake FIFO opened for reading and writing (format/wake_fifo.hpp):
+    // kNotOpened until the first wake-up by FIFO of that slot, kUnusable if it could not be.
+    static constexpr int kNotOpened = -2;
+    static constexpr int kUnusable = -1;
+    std::vector<int> wake_fds_;
     std::uint32_t fork_generation_ = 0;
     std::uint32_t epoch_ = 0;
     std::uint32_t sleep_mask_words_ = 0;

@@ -17,3 +17,4 @@
 #include "shmbus/topic.hpp"
 #include "shmbus/topic_stats.hpp"
 #include "shmbus/version.hpp"
+#include "shmbus/wait_set.hpp"

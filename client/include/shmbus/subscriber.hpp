@@ -125,6 +125,33 @@ class Subscriber {
     /// subscriber's semaphore; publishers post it only while it sleeps.
     [[nodiscard]] Status wait(std::chrono::nanoseconds timeout) noexcept;
 
+    /// Waiting in an event loop instead (epoll, poll, select, libuv, Boost.Asio, asyncio): a file
+    /// descriptor that becomes readable when this subscriber may have something to poll. It is
+    /// the read end of the slot's wake FIFO (docs/FORMAT.md, "Waking a subscriber"), opened on
+    /// the first call and closed with the subscriber. Throws shmbus::Error if it cannot be
+    /// opened. Watch it for readability (EPOLLIN / POLLIN), level- or edge-triggered.
+    ///
+    /// The descriptor says "look" once per arm(). After it became readable, and once at the
+    /// start, poll until there is nothing left, then arm(), and poll again if arm() says so:
+    ///
+    ///   do {
+    ///       while (subscriber.poll(handler).records > 0) {}
+    ///   } while (subscriber.arm());   // true: something came meanwhile; the fd may stay quiet
+    ///   // back to the event loop: the descriptor will become readable
+    ///
+    /// arm() drains the descriptor, asks publishers to signal it, and looks again, in that order,
+    /// so nothing committed before, during or after it goes unnoticed: either it returns true, or
+    /// the descriptor becomes readable. A publisher that dies between committing a record and
+    /// signalling delays the wake-up by at most one supervision interval of shmbusd (which
+    /// signals a subscriber that has records and is not armed), or, with no daemon, until the
+    /// event loop's own timeout.
+    [[nodiscard]] int wake_fd();
+    /// See wake_fd(). True: poll again before waiting. Also true if wake_fd() was never opened.
+    [[nodiscard]] bool arm() noexcept;
+    /// Whether poll() has something to do right now (a record, padding, an eviction to report).
+    /// One load of one line; what arm() and WaitSet look at.
+    [[nodiscard]] bool ready() const noexcept { return has_work(); }
+
     /// The position of the next frame to read: pass it to StartAt::position to resume here.
     [[nodiscard]] std::uint64_t position() const noexcept { return position_; }
     /// The sequence number the next record should carry, once known (after the first record,
@@ -221,6 +248,9 @@ class Subscriber {
 
     /// Takes over everything `other` holds and leaves it closed.
     void take_from(Subscriber& other) noexcept;
+    /// Reads whatever publishers wrote into the wake FIFO.
+    void drain_wake_fd() noexcept;
+    friend class WaitSet;
     /// Our slot does not say ACTIVE. kEvicted if the daemon evicted us, kTopicLost if the topic
     /// is gone; kOk once a slot that was wiped (a truncated state file) or scribbled is put back.
     Status check_slot() noexcept;
@@ -249,6 +279,7 @@ class Subscriber {
     std::uint64_t corrupt_ = 0;
     std::uint64_t corrupt_at_ = ~std::uint64_t{0};  // last position reported corrupt
     int lock_fd_ = -1;
+    int wake_fd_ = -1;  // the read end of the slot's wake FIFO, once wake_fd() opened it
     std::uint32_t index_ = 0;
     std::uint32_t slot_generation_ = 0;  // what attach wrote in the slot, to write it back
     std::uint64_t attached_ns_ = 0;

@@ -45,7 +45,7 @@ struct PublisherSlot {
     // atomic; the position of this publisher's current or last claim (a batch's first frame).
     // kNoIntent at attach, after a claim attempt that gave up, and after detach.
     std::uint64_t claim_intent;
-    std::uint64_t published;     // atomic; written by the owner only
+    std::uint64_t published;  // atomic; written by the owner only
     std::uint64_t attached_ns;
     std::uint8_t reserved[24];
 };

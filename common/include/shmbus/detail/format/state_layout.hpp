@@ -63,7 +63,7 @@
 //   +-------------------------------+-------------------------------+
 //   |  pid                          |  uid                          |  64
 //   +-------------------------------+-------------------------------+
-//   |  generation                   |  reserved                     |  72
+//   |  generation                   |  wake by (SEMAPHORE 0, FIFO 1)|  72
 //   +-------------------------------+-------------------------------+
 //   |                 attached at, CLOCK_REALTIME ns (64)           |  80
 //   +---------------------------------------------------------------+
@@ -71,6 +71,11 @@
 //   +---------------------------------------------------------------+
 //   |                 wake semaphore (32 bytes, process-shared)     |  96
 //   +---------------------------------------------------------------+ 128
+//
+// "Wake by" says how a publisher that finds this slot's bit in the sleeping mask wakes it: by
+// posting the semaphore above (Subscriber::wait), or by writing a byte into the slot's wake FIFO,
+// <topic>/wake/<slot index> (Subscriber::wake_fd, for event loops; format/wake_fifo.hpp). The
+// subscriber stores it before it sets its bit; the publisher loads it after it takes the bit.
 //
 // PublisherWait, 64 bytes: the semaphore a publisher held back in block mode sleeps on, at the
 // index of its publisher slot, then padding.
@@ -88,6 +93,8 @@ inline constexpr std::uint64_t kStateMagic = 0x5453'5355'424D'4853ULL;  // "SHMB
 inline constexpr std::uint32_t kMaskWords = 8;
 inline constexpr std::uint32_t kMaxSubscribers = kMaskWords * 64;  // 512
 inline constexpr std::size_t kSemaphoreBytes = 32;
+inline constexpr std::uint32_t kWakeBySemaphore = 0;
+inline constexpr std::uint32_t kWakeByFifo = 1;
 
 struct StateHeader {
     // line 0
@@ -149,7 +156,7 @@ struct SubscriberSlot {
     std::uint32_t pid;
     std::uint32_t uid;
     std::uint32_t generation;
-    std::uint32_t reserved2;
+    std::uint32_t wake_by;  // atomic; kWakeBySemaphore / kWakeByFifo
     std::uint64_t attached_ns;
     std::uint64_t reserved3;
     alignas(kSemaphoreBytes) std::uint8_t semaphore[kSemaphoreBytes];
@@ -163,6 +170,7 @@ static_assert(offsetof(SubscriberSlot, consumed) == 16);
 static_assert(offsetof(SubscriberSlot, lost) == 24);
 static_assert(offsetof(SubscriberSlot, corrupt) == 32);
 static_assert(offsetof(SubscriberSlot, pid) == 64);
+static_assert(offsetof(SubscriberSlot, wake_by) == 76);
 static_assert(offsetof(SubscriberSlot, attached_ns) == 80);
 static_assert(offsetof(SubscriberSlot, semaphore) == 96);
 
