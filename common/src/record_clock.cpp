@@ -25,7 +25,9 @@ constexpr int kPairAttempts = 3;
 bool cpu_has_invariant_tsc() noexcept {
 #if defined(__x86_64__)
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-    if (__get_cpuid_max(0x80000000u, nullptr) < 0x80000007u) return false;
+    // The highest extended leaf (clang's cpuid.h declares it int, GCC's unsigned).
+    const auto highest = static_cast<unsigned>(__get_cpuid_max(0x80000000u, nullptr));
+    if (highest < 0x80000007u) return false;
     if (__get_cpuid(0x80000007u, &eax, &ebx, &ecx, &edx) == 0) return false;
     return (edx & (1u << 8)) != 0;
 #else

@@ -17,10 +17,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <initializer_list>
 #include <memory>
 #include <optional>
 #include <shmbus/detail/format/lock_bytes.hpp>
+#include <shmbus/detail/format/wake_fifo.hpp>
 #include <shmbus/detail/ring/slots.hpp>
 #include <shmbus/detail/ring/unblocker.hpp>
 #include <shmbus/shmbus.hpp>
@@ -481,6 +483,57 @@ TEST_CASE(
         "subscriber in %.0f us, attached 4 publishers and moved 1000 records in %.0f us, "
         "repaired a dead claim in %.0f us\n",
         us(reclaimed_in), us(published_in), us(repaired_in));
+}
+
+TEST_CASE(
+    "a subscriber under another user is woken through its wake descriptor by publishers, can wake "
+    "nobody itself, and no wake FIFO is writable by everyone") {
+    const auto user = nobody();
+    if (!user) return;
+    BusDirectory bus;
+    create_topics(bus, 0755, 0644, 0666, {"t"});
+    const auto wake = bus.path() / "t" / shmbus::format::kWakeDirectory;
+    for (const auto& entry : std::filesystem::directory_iterator(wake)) {
+        struct stat st {};
+        REQUIRE(::lstat(entry.path().c_str(), &st) == 0);
+        CHECK(S_ISFIFO(st.st_mode));
+        CHECK((st.st_mode & 07777) == 0644);  // the records file's: write for publishers only
+        CHECK((st.st_mode & S_IWOTH) == 0);
+    }
+
+    Child waiting = Child::fork("subscriber as nobody", [&](ChildLink& link) {
+        if (::setgid(user->gid) != 0 || ::setuid(user->uid) != 0) return 2;
+        const shmbus::Topic topic =
+            shmbus::Topic::open(bus.path(), "t", {.access = shmbus::Access::kSubscribe});
+        shmbus::Subscriber subscriber(topic);
+        shmbus::WaitSet waits;
+        waits.add(subscriber, 1);
+        // It cannot write any slot's FIFO, its own or another's: nobody but a publisher wakes.
+        int refused = 0;
+        for (std::uint32_t slot = 0; slot < topic.view().max_subscribers; ++slot) {
+            const auto fifo = shmbus::format::wake_fifo_path(bus.path() / "t", slot);
+            const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+            if (fd < 0 && errno == EACCES) ++refused;
+            if (fd >= 0) ::close(fd);
+        }
+        if (refused != static_cast<int>(topic.view().max_subscribers)) return 3;
+        link.send("waiting");
+        const auto ready = waits.wait(std::chrono::seconds(20));
+        if (ready.size() != 1) return 4;
+        std::string received;
+        (void)subscriber.poll([&](const shmbus::Record& record) {
+            received.assign(reinterpret_cast<const char*>(record.payload.data()),
+                            record.payload.size());
+        });
+        return received == "for nobody" ? 0 : 5;
+    });
+    REQUIRE(waiting.receive_line(deadline_in(10s)) == "waiting");
+    const shmbus::Topic topic = shmbus::Topic::open(bus.path(), "t");
+    shmbus::Publisher publisher(topic);
+    REQUIRE(publisher.try_offer(bytes_of("for nobody")) == Status::kOk);
+    const auto exit = waiting.wait_until(deadline_in(20s));
+    REQUIRE(exit);
+    CHECK_MESSAGE(exit->ok(), "the subscriber " << exit->describe());
 }
 
 TEST_CASE("a user who cannot search the bus directory cannot list or open its topics") {
