@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <utility>
 
 #include "shmbus/detail/format/wake_fifo.hpp"
 #include "shmbus/detail/ring/flow_control.hpp"
@@ -163,6 +164,9 @@ void Subscriber::take_from(Subscriber& other) noexcept {
     blocked_mask_words_ = other.blocked_mask_words_;
     unwritten_polls_ = other.unwritten_polls_;
     zero_copy_ = other.zero_copy_;
+    peeked_record_ = other.peeked_record_;
+    peeked_ = std::exchange(other.peeked_, false);
+    unpublished_ = std::exchange(other.unpublished_, false);
     sequence_known_ = other.sequence_known_;
     lapped_pending_ = other.lapped_pending_;
     attached_ = other.attached_;
@@ -217,6 +221,28 @@ void Subscriber::drain_wake_fd() noexcept {
     char bytes[64];
     while (::read(wake_fd_, bytes, sizeof bytes) > 0) {
     }
+}
+
+Subscriber::Peeked Subscriber::peek() noexcept {
+    if (peeked_) return {&peeked_record_, Status::kOk};
+    Peeked peeked;
+    const auto capture = [this](const Record& record) noexcept { peeked_record_ = record; };
+    // Padding and corrupt frames on the way are skipped as poll skips them; the first record
+    // ends the read, and the position past it stays ours until advance().
+    const PollResult result = read_records(capture, 1, false);
+    peeked.status = result.status;
+    if (result.records == 1) {
+        peeked_ = true;
+        peeked.record = &peeked_record_;
+    } else if (unpublished_) {
+        publish_position(position_);  // only skipped frames: nothing to hold on to
+    }
+    return peeked;
+}
+
+void Subscriber::advance() noexcept {
+    peeked_ = false;
+    if (unpublished_) publish_position(position_);
 }
 
 bool Subscriber::arm() noexcept {
@@ -420,6 +446,7 @@ std::uint64_t Subscriber::skip_orphaned(std::uint64_t position) noexcept {
 void Subscriber::publish_position(std::uint64_t position) noexcept {
     SHMBUS_FAULT_POINT(fault::Point::kMidAdvance);
     position_ = position;
+    unpublished_ = false;
     unwritten_polls_ = 0;
     // seq_cst: pairs with the publishers' seq_cst loads in slowest_subscriber. A publisher that
     // announced it is blocked and then reloads positions sees this one, or we see its bit below.

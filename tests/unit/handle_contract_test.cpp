@@ -2,6 +2,7 @@
 // the claim is over, and moving a subscriber.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -123,4 +124,53 @@ TEST_CASE("a subscriber moves with its slot, position and counters; the moved-fr
     std::vector<shmbus::Subscriber> many;
     many.push_back(std::move(other));
     CHECK(many.front().slot() == slot);
+}
+
+TEST_CASE(
+    "peek hands out the next record without a handler, keeps it until advance, and publishers may "
+    "not overwrite it meanwhile") {
+    for (const shmbus::Policy policy : {shmbus::Policy::kBlock, shmbus::Policy::kOverwrite}) {
+        CAPTURE(policy == shmbus::Policy::kBlock ? "block" : "overwrite");
+        shmbus::test::BusDirectory bus;
+        const shmbus::Topic topic = shmbus::test::create_and_open(
+            bus, {.capacity = 1024, .max_record_size = 64, .policy = policy});
+        shmbus::Publisher publisher(topic);
+        shmbus::Subscriber subscriber(topic, {.start = shmbus::StartAt::earliest()});
+        CHECK(subscriber.peek().record == nullptr);
+        CHECK(subscriber.peek().status == Status::kOk);
+        for (const char* text : {"first", "second"})
+            REQUIRE(publisher.try_offer(shmbus::test::bytes_of(text)) == Status::kOk);
+
+        const auto peeked = subscriber.peek();
+        REQUIRE(peeked.record != nullptr);
+        CHECK(peeked.record->sequence == 0);
+        CHECK(peeked.record->payload.size() == 5);
+        // Again, without advance: the same record.
+        CHECK(subscriber.peek().record == peeked.record);
+        CHECK(subscriber.peek().record->sequence == 0);
+        const std::uint64_t slot_position = topic.view().subscribers[subscriber.slot()].position;
+        CHECK(slot_position == 0);  // publishers still see us before the peeked record
+        if (policy == shmbus::Policy::kBlock) {
+            // The ring fills up to the peeked record and no further: it stays intact.
+            std::size_t more = 0;
+            while (publisher.try_offer(shmbus::test::filled(40, 0x33)) == Status::kOk)
+                ++more;
+            CHECK(more > 0);
+            CHECK(std::memcmp(peeked.record->payload.data(), "first", 5) == 0);
+        }
+        subscriber.advance();
+        const auto next = subscriber.peek();
+        REQUIRE(next.record != nullptr);
+        CHECK(next.record->sequence == 1);
+        CHECK(std::memcmp(next.record->payload.data(), "second", 6) == 0);
+        subscriber.advance();
+        CHECK(topic.view().subscribers[subscriber.slot()].position > slot_position);
+        // poll after a peek counts the peeked record as read.
+        REQUIRE(publisher.try_offer(shmbus::test::bytes_of("third")) == Status::kOk);
+        (void)subscriber.peek();
+        std::vector<std::uint64_t> sequences;
+        (void)subscriber.poll(
+            [&](const shmbus::Record& record) { sequences.push_back(record.sequence); });
+        CHECK(std::find(sequences.begin(), sequences.end(), 0) == sequences.end());
+    }
 }

@@ -125,6 +125,23 @@ class Subscriber {
     /// subscriber's semaphore; publishers post it only while it sleeps.
     [[nodiscard]] Status wait(std::chrono::nanoseconds timeout) noexcept;
 
+    /// The next record without a handler, for code that cannot pass one (the C API, bindings):
+    /// `record` points at it, or is null when there is none right now (`status` then says why,
+    /// as poll's does). The record, payload included, stays valid until advance(), the next
+    /// peek() or poll(): the subscriber does not tell publishers it is past the record until
+    /// then, so in a block topic the payload is the record in place, never overwritten under
+    /// the caller; in an overwrite topic it is a validated copy. Calling peek() again without
+    /// advance() returns the same record. Counters (consumed(), lost()) count the record at
+    /// peek().
+    struct Peeked {
+        const Record* record = nullptr;
+        Status status = Status::kOk;
+    };
+    [[nodiscard]] Peeked peek() noexcept;
+    /// Done with the record peek() returned: its payload is no longer valid after this. Tells
+    /// publishers the subscriber's new position. Nothing to do if no record is peeked.
+    void advance() noexcept;
+
     /// Waiting in an event loop instead (epoll, poll, select, libuv, Boost.Asio, asyncio): a file
     /// descriptor that becomes readable when this subscriber may have something to poll. It is
     /// the read end of the slot's wake FIFO (docs/FORMAT.md, "Waking a subscriber"), opened on
@@ -243,6 +260,10 @@ class Subscriber {
         std::uint64_t word = 0;
     };
 
+    /// poll's work: publish=false leaves the new position ours alone (peek).
+    template <typename Handler>
+    PollResult read_records(Handler& handler, std::size_t limit, bool publish);
+
     template <typename Handler>
     RunEnd read_committed_run(std::uint64_t& position, Handler& handler, std::size_t limit);
 
@@ -279,7 +300,10 @@ class Subscriber {
     std::uint64_t corrupt_ = 0;
     std::uint64_t corrupt_at_ = ~std::uint64_t{0};  // last position reported corrupt
     int lock_fd_ = -1;
-    int wake_fd_ = -1;  // the read end of the slot's wake FIFO, once wake_fd() opened it
+    int wake_fd_ = -1;          // the read end of the slot's wake FIFO, once wake_fd() opened it
+    Record peeked_record_{};    // what peek() handed out, valid until advance()
+    bool peeked_ = false;       // a record is peeked and not yet advanced past
+    bool unpublished_ = false;  // position_ is ahead of the position in the slot
     std::uint32_t index_ = 0;
     std::uint32_t slot_generation_ = 0;  // what attach wrote in the slot, to write it back
     std::uint64_t attached_ns_ = 0;
@@ -346,6 +370,13 @@ Subscriber::RunEnd Subscriber::read_committed_run(std::uint64_t& position, Handl
 
 template <typename Handler>
 PollResult Subscriber::poll(Handler&& handler, std::size_t limit) {
+    if (peeked_) [[unlikely]]
+        advance();  // the record peek() handed out counts as read
+    return read_records(handler, limit, true);
+}
+
+template <typename Handler>
+PollResult Subscriber::read_records(Handler& handler, std::size_t limit, bool publish) {
     PollResult result;
     if (detail::handle_epoch() != epoch_) [[unlikely]] {
         result.status = revalidate();
@@ -430,7 +461,14 @@ PollResult Subscriber::poll(Handler&& handler, std::size_t limit) {
         publish_position(position);
         throw;
     }
-    if (position != position_) publish_position(position);
+    if (position != position_) {
+        if (publish) {
+            publish_position(position);
+        } else {
+            position_ = position;  // ours, not yet the publishers' (see peek)
+            unpublished_ = true;
+        }
+    }
     return result;
 }
 
