@@ -10,6 +10,11 @@
 // Claiming, writing and committing are plain memory operations and atomics: no system call, no
 // lock, no allocation. A commit makes a system call only when a subscriber is asleep, to wake it.
 // A publisher holds at most one uncommitted claim at a time.
+//
+// Threads: a Publisher (and its Claims) is used by one thread at a time; give each thread that
+// publishes a Publisher of its own (they may share one Topic), which is also faster than sharing
+// one behind a lock. Publishers in any number of threads and processes may publish to one topic
+// at once. After fork(), a parent's publisher returns kForked in the child.
 #pragma once
 
 #include <algorithm>

@@ -11,6 +11,12 @@
 // cannot overwrite what this subscriber has not read. In an overwrite topic each record is
 // copied out and validated first, and a subscriber that publishers lap skips to the oldest
 // record still intact and counts exactly how many it lost (lost()).
+//
+// Threads: a Subscriber is used by one thread at a time: poll, peek, advance, wait, arm and the
+// counters are not to be called concurrently on one subscriber (a WaitSet holding it counts as
+// that thread). Give each reading thread a Subscriber of its own; each sees every record. The
+// descriptor wake_fd() may be watched from any thread or event loop, as long as the calls
+// above stay on one. After fork(), a parent's subscriber returns kForked in the child.
 #pragma once
 
 #include <atomic>

@@ -87,7 +87,8 @@ struct TopicMapping;
 }
 
 /// An open topic: its two files mapped, validated. Copies share the mapping; it is unmapped when
-/// the last copy, Publisher and Subscriber are gone.
+/// the last copy, Publisher and Subscriber are gone. A Topic may be used from any number of
+/// threads at once: it is immutable once open.
 class Topic {
   public:
     /// Opens and validates topic `name` in `dir`. Throws shmbus::Error: kNotFound, kPermission,
