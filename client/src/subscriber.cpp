@@ -218,8 +218,11 @@ int Subscriber::wake_fd() {
 }
 
 void Subscriber::drain_wake_fd() noexcept {
+    // One read in the usual case: a FIFO's read returns what it holds up to the size asked for,
+    // so a short read left it empty. Only a full buffer means there may be more. (A byte written
+    // after the read makes the descriptor readable again, which is what it is for.)
     char bytes[64];
-    while (::read(wake_fd_, bytes, sizeof bytes) > 0) {
+    while (::read(wake_fd_, bytes, sizeof bytes) == static_cast<ssize_t>(sizeof bytes)) {
     }
 }
 
