@@ -5,6 +5,7 @@
 //   shmbus-harness --peer reference --case pingpong --size 64
 //   shmbus-harness --peer shmbus --case stream --size 64 --count 20000000 --api batch
 //   shmbus-harness --peer shmbus --case stream --mode sleep --readers 4 --reader-cpus 1
+//   shmbus-harness --peer shmbus --case pingpong --mode fd      (the reader in epoll, on wake_fd)
 //
 // Exit status 0 when every process finished and every record checked out; 1 otherwise (the
 // line still says what failed); 2 for bad arguments.
@@ -64,7 +65,9 @@ void define(CLI::App& app, CommandLine& line) {
     app.add_flag("--deferred-readers", o.deferred_readers,
                  "Readers read only after the writer finished (stream)");
     app.add_option("--topics", o.topics, "Topics open in one process (topics)");
-    app.add_option("--mode", line.mode, "spin or sleep: how readers wait");
+    app.add_option("--mode", line.mode,
+                   "spin, sleep, or fd (shmbus: in epoll on the wake descriptor): how readers "
+                   "wait");
     app.add_option("--api", line.api, "single or batch: shmbus's publish path for streams");
     app.add_option("--timestamps", line.timestamps,
                    "on or off: shmbus topics stamp records (on: the default topic)");
@@ -84,10 +87,15 @@ void resolve(CommandLine& line) {
     CaseOptions& o = line.options;
     o.writer_cpus = parse_cpu_list("--writer-cpus", line.writer_cpus);
     o.reader_cpus = parse_cpu_list("--reader-cpus", line.reader_cpus);
-    if (line.mode != "spin" && line.mode != "sleep") {
-        throw std::invalid_argument("--mode: '" + line.mode + "' is neither spin nor sleep");
+    if (line.mode == "spin") {
+        o.peer_options.mode = WaitMode::kSpin;
+    } else if (line.mode == "sleep") {
+        o.peer_options.mode = WaitMode::kSleep;
+    } else if (line.mode == "fd") {
+        o.peer_options.mode = WaitMode::kFd;
+    } else {
+        throw std::invalid_argument("--mode: '" + line.mode + "' is not spin, sleep or fd");
     }
-    o.peer_options.mode = line.mode == "spin" ? WaitMode::kSpin : WaitMode::kSleep;
     if (line.api != "single" && line.api != "batch") {
         throw std::invalid_argument("--api: '" + line.api + "' is neither single nor batch");
     }
@@ -109,6 +117,10 @@ CaseOutcome run_case(const CaseOptions& o, const CaseScratch& scratch) {
         }
         if (o.peer_options.mode == WaitMode::kSleep && !P::kCanSleep) {
             throw std::invalid_argument(o.peer + " cannot sleep: use --mode spin");
+        }
+        if (o.peer_options.mode == WaitMode::kFd && !P::kCanWaitFd) {
+            throw std::invalid_argument(o.peer + " has no wake descriptor to wait on: use --mode " +
+                                        (P::kCanSleep ? "sleep" : "spin"));
         }
         if (o.kind == "pingpong") return run_pingpong<P>(o, scratch);
         if constexpr (std::is_same_v<P, CacheLine>) {

@@ -48,6 +48,10 @@ for peer in "${peers_that_sleep[@]}"; do
   check "$peer stream sleep" --peer "$peer" --case stream --mode sleep --count 20000
 done
 check "shmbus stream 64 KiB" --peer shmbus --case stream --mode sleep --count 2000 --size 65536
+# The reader in epoll on its wake descriptor, and the eventfd doorbell it is measured beside.
+check "shmbus pingpong fd" --peer shmbus --case pingpong --mode fd --count 1000 --warmup 100
+check "eventfd pingpong sleep" --peer eventfd --case pingpong --mode sleep --count 1000 \
+  --warmup 100
 for peer in shmbus pipe unix; do
   check "$peer fan-out 2" --peer "$peer" --case stream --mode sleep --count 10000 --readers 2
   check "$peer fan-in 2" --peer "$peer" --case stream --mode sleep --count 10000 --writers 2

@@ -22,6 +22,7 @@ class BoostMq {
     static constexpr bool kMultiWriter = true;
     static constexpr bool kCanSpin = false;
     static constexpr bool kCanSleep = true;
+    static constexpr bool kCanWaitFd = false;
 
     using Queue = boost::interprocess::message_queue;
 

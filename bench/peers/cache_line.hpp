@@ -31,6 +31,7 @@ class CacheLine {
     static constexpr bool kMultiWriter = false;
     static constexpr bool kCanSpin = true;
     static constexpr bool kCanSleep = false;
+    static constexpr bool kCanWaitFd = false;
     static constexpr std::size_t kLineSize = 64;
     static constexpr std::uint64_t kNoRecord = ~std::uint64_t{0};
 

@@ -26,6 +26,7 @@ class IceoryxPeer {
     static constexpr bool kMultiWriter = true;
     static constexpr bool kCanSpin = true;
     static constexpr bool kCanSleep = true;
+    static constexpr bool kCanWaitFd = false;
 
     class Link {
       public:

@@ -7,8 +7,9 @@
 //           returns when the transport has it (waiting while it is full: every case is
 //           lossless); send_many(records) does the same for several.
 //   Reader  made in a measured process from the Link: receive(handler) waits for at least one
-//           record (spinning or sleeping, as PeerOptions::mode says and the peer can) and
-//           calls handler(std::span<const std::byte>) for each it takes; returns how many.
+//           record (spinning, sleeping, or sleeping on a wake descriptor, as PeerOptions::mode
+//           says and the peer can) and calls handler(std::span<const std::byte>) for each it
+//           takes; returns how many.
 // Cases are templates over the peer type, so the measured loops make no virtual calls.
 #pragma once
 
@@ -22,11 +23,21 @@
 
 namespace shmbus::bench {
 
-enum class WaitMode { kSpin, kSleep };
+/// How a reader waits: spinning, sleeping the peer's own way, or sleeping in epoll on a wake
+/// descriptor the way an event loop does (kFd: shmbus's Subscriber::wake_fd and arm).
+enum class WaitMode { kSpin, kSleep, kFd };
 enum class PublishApi { kSingle, kBatch };
 
 [[nodiscard]] constexpr std::string_view name_of(WaitMode mode) noexcept {
-    return mode == WaitMode::kSpin ? "spin" : "sleep";
+    switch (mode) {
+        case WaitMode::kSpin:
+            return "spin";
+        case WaitMode::kSleep:
+            return "sleep";
+        case WaitMode::kFd:
+            return "fd";
+    }
+    return "unknown";
 }
 [[nodiscard]] constexpr std::string_view name_of(PublishApi api) noexcept {
     return api == PublishApi::kSingle ? "single" : "batch";
@@ -59,6 +70,7 @@ concept Peer = requires(typename P::Link& link, typename P::Writer& writer,
     { P::kMultiWriter } -> std::convertible_to<bool>;  // one link takes many writers
     { P::kCanSpin } -> std::convertible_to<bool>;
     { P::kCanSleep } -> std::convertible_to<bool>;
+    { P::kCanWaitFd } -> std::convertible_to<bool>;  // WaitMode::kFd
     writer.send(record);
     writer.send_many(records);
     {

@@ -7,6 +7,7 @@
 
 #include "peers/boost_mq.hpp"
 #include "peers/cache_line.hpp"
+#include "peers/eventfd_peer.hpp"
 #include "peers/pipe_peer.hpp"
 #include "peers/posix_mq.hpp"
 #include "peers/reference_ring.hpp"
@@ -22,7 +23,7 @@
 namespace shmbus::bench {
 
 inline constexpr std::string_view kPeerNames =
-    "cache-line, reference, shmbus, unix, pipe, mq, boost-mq"
+    "cache-line, reference, shmbus, unix, pipe, eventfd, mq, boost-mq"
 #if SHMBUS_BENCH_ZEROMQ
     ", zeromq"
 #endif
@@ -39,6 +40,7 @@ decltype(auto) with_peer(std::string_view name, Visit&& visit) {
     if (name == ShmbusPeer::kName) return visit.template operator()<ShmbusPeer>();
     if (name == UnixSeqpacket::kName) return visit.template operator()<UnixSeqpacket>();
     if (name == PipePeer::kName) return visit.template operator()<PipePeer>();
+    if (name == EventfdPeer::kName) return visit.template operator()<EventfdPeer>();
     if (name == PosixMq::kName) return visit.template operator()<PosixMq>();
     if (name == BoostMq::kName) return visit.template operator()<BoostMq>();
 #if SHMBUS_BENCH_ZEROMQ

@@ -21,6 +21,7 @@ class PipePeer {
     static constexpr bool kMultiWriter = true;
     static constexpr bool kCanSpin = false;
     static constexpr bool kCanSleep = true;
+    static constexpr bool kCanWaitFd = false;
 
     class Link {
       public:

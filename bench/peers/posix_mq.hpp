@@ -22,6 +22,7 @@ class PosixMq {
     static constexpr bool kMultiWriter = true;
     static constexpr bool kCanSpin = false;
     static constexpr bool kCanSleep = true;
+    static constexpr bool kCanWaitFd = false;
 
     class Link {
       public:

@@ -32,6 +32,7 @@ class ReferenceRing {
     static constexpr bool kMultiWriter = false;
     static constexpr bool kCanSpin = true;
     static constexpr bool kCanSleep = false;
+    static constexpr bool kCanWaitFd = false;
 
     struct Layout {
         std::uint64_t slot_size;

@@ -1,6 +1,10 @@
 #include "peers/shmbus_peer.hpp"
 
+#include <sys/epoll.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 namespace shmbus::bench {
 namespace {
@@ -8,6 +12,10 @@ namespace {
 constexpr std::uint32_t kLargestRecord = 64 * 1024;
 // A spinning publisher never gives its CPU up while held back.
 constexpr std::chrono::nanoseconds kSpinForever = std::chrono::hours(1);
+
+[[noreturn]] void fail_errno(const char* what) {
+    throw std::runtime_error(std::string("shmbus: ") + what + ": " + std::strerror(errno));
+}
 
 }  // namespace
 
@@ -48,6 +56,23 @@ ShmbusPeer::Reader::Reader(Link& link, const PeerOptions& options)
                          {.access = Access::kSubscribe, .prefault = options.prefault})),
       subscriber_(topic_, SubscriberOptions{.start = StartAt::latest(),
                                             .spin = std::chrono::nanoseconds(0)}),
-      mode_(options.mode) {}
+      mode_(options.mode) {
+    if (mode_ != WaitMode::kFd) return;
+    epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+    if (!epoll_) fail_errno("epoll_create1");
+    epoll_event event{};
+    event.events = EPOLLIN;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, subscriber_.wake_fd(), &event) != 0) {
+        fail_errno("adding the wake descriptor to epoll");
+    }
+}
+
+void ShmbusPeer::Reader::wait_on_descriptor() {
+    if (subscriber_.arm()) return;  // records came meanwhile: poll again
+    epoll_event event{};
+    const int ready = ::epoll_wait(epoll_.get(), &event, 1, static_cast<int>(kLongestWait.count()));
+    // No need to read the descriptor: the next arm() drains it.
+    if (ready < 0 && errno != EINTR) fail_errno("epoll_wait");
+}
 
 }  // namespace shmbus::bench

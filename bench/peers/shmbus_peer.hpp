@@ -1,10 +1,13 @@
 // shmbus itself, used the way an application uses it.
 //
 //   Writer, spin mode    try_offer (or try_offer_batch) again while back-pressured
-//   Writer, sleep mode   offer (or offer_batch): spins for PublisherOptions::spin, then sleeps
+//   Writer, sleep, fd    offer (or offer_batch): spins for PublisherOptions::spin, then sleeps
 //   Reader, spin mode    poll() in a loop: the busy-spinning subscriber
 //   Reader, sleep mode   poll(), and when it finds nothing wait(), with SubscriberOptions::spin
 //                        set to 0: the subscriber goes straight to sleep on its semaphore
+//   Reader, fd mode      poll(), and when it finds nothing arm(), and unless arm() says to poll
+//                        again, epoll_wait on wake_fd() (level-triggered): an event loop with
+//                        one subscriber, as subscriber.hpp describes beside wake_fd()
 //
 // PeerOptions::api picks the publish path for send_many: kBatch claims up to 64 records with one
 // CAS and commits them with one fence (try_offer_batch); kSingle publishes record by record
@@ -19,6 +22,7 @@
 #include <string>
 
 #include "peers/link_spec.hpp"
+#include "shmbus/detail/util/unique_fd.hpp"
 #include "shmbus/publisher.hpp"
 #include "shmbus/status.hpp"
 #include "shmbus/subscriber.hpp"
@@ -35,6 +39,7 @@ class ShmbusPeer {
     static constexpr bool kMultiWriter = true;
     static constexpr bool kCanSpin = true;
     static constexpr bool kCanSleep = true;
+    static constexpr bool kCanWaitFd = true;
 
     class Link {
       public:
@@ -109,15 +114,21 @@ class ShmbusPeer {
                     if (status != Status::kOk && status != Status::kTimedOut) {
                         fail_shmbus("waiting", status);
                     }
+                } else if (mode_ == WaitMode::kFd) {
+                    wait_on_descriptor();
                 }
             }
         }
 
       private:
         static constexpr std::chrono::milliseconds kLongestWait{100};
+        /// Arms the subscriber and, unless arm() says something came meanwhile, sleeps in
+        /// epoll_wait until its wake descriptor is readable (or kLongestWait passed).
+        void wait_on_descriptor();
         Topic topic_;
         Subscriber subscriber_;
         WaitMode mode_;
+        util::UniqueFd epoll_;  // fd mode: an epoll set holding the subscriber's wake descriptor
     };
 };
 

@@ -19,6 +19,7 @@ class UnixSeqpacket {
     static constexpr bool kMultiWriter = true;
     static constexpr bool kCanSpin = false;
     static constexpr bool kCanSleep = true;
+    static constexpr bool kCanWaitFd = false;
 
     class Link {
       public:

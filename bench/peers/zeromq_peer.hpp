@@ -23,6 +23,7 @@ class ZeromqPeer {
     static constexpr bool kMultiWriter = false;
     static constexpr bool kCanSpin = false;
     static constexpr bool kCanSleep = true;
+    static constexpr bool kCanWaitFd = false;
 
     class Link {
       public:

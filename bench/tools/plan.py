@@ -5,8 +5,10 @@ a 'group' (the table it belongs to). Counts are chosen so that each case runs fo
 second on a small machine; --quick divides them for a smoke run.
 
 shmbus rows measure the topic users get by default (`shmbus create`: timestamps on); a row
-labelled 'ts-off' is the same topic with timestamps off. 'cache-line' is the floor: one line
-bounced between two processes, latency only, records of at most 64 bytes.
+labelled 'ts-off' is the same topic with timestamps off, and 'shmbus fd' the same topic read by a
+subscriber that sleeps in epoll on its wake descriptor (--mode fd) rather than on its semaphore.
+'cache-line' is the floor: one line bounced between two processes, latency only, records of at
+most 64 bytes. 'eventfd' is a ring in shared memory with an eventfd for a doorbell.
 """
 
 import os
@@ -38,13 +40,14 @@ PINGPONG_COUNT = 200_000
 THROUGHPUT_ROUNDS = 8
 THROUGHPUT_ROUND_COUNT = 2_000_000
 # Ping-pongs in rounds: the floor, the reference and shmbus spinning, and shmbus sleeping
-# beside the system-call peers. A sleeping round trip across CPUs takes some 40 µs here, hence
-# the smaller count.
+# beside the system-call peers: on its semaphore ('shmbus') and in epoll on its wake descriptor
+# ('shmbus fd'), against the pipe, mq and AF_UNIX, and an eventfd doorbell. A sleeping round trip
+# across CPUs takes some 40 µs here, hence the smaller count.
 LATENCY_ROUNDS = 8
 SPIN_ROUND_COUNT = 100_000
 WAKE_ROUND_COUNT = 30_000
 WAKE_ROUND_WARMUP = 2_000
-WAKE_ROUND_PEERS = ["shmbus", "pipe", "mq", "unix"]
+WAKE_ROUND_PEERS = ["shmbus", "pipe", "mq", "unix", "shmbus fd", "eventfd"]
 # The spinning rows of each round, by size: at 64 B the floor, the reference, and shmbus with
 # timestamps on (the default) and off; at 4 KiB the reference and shmbus.
 SPIN_ROUND_ROWS = {64: ["cache-line", "reference", "shmbus", "shmbus ts-off"],
@@ -68,9 +71,13 @@ def in_rounds(rounds, configurations):
 
 def peer_args(name, mode):
     """Harness options for a row name: 'shmbus' is the default topic (timestamps on), 'shmbus
-    ts-off' the same with timestamps off; no other peer stamps records."""
+    ts-off' the same with timestamps off; no other peer stamps records. 'shmbus fd' is the
+    default topic with the reader in epoll on its wake descriptor: a sleeping row, whatever
+    `mode` says."""
     if name == "shmbus ts-off":
         return {"peer": "shmbus", "mode": mode, "timestamps": "off"}
+    if name == "shmbus fd":
+        return {"peer": "shmbus", "mode": "fd", "timestamps": "on"}
     return {"peer": name, "mode": mode, "timestamps": "on" if name == "shmbus" else "off"}
 
 
@@ -107,8 +114,8 @@ def latency_cases(scale):
 def paired_latency_cases(scale):
     """Ping-pongs in LATENCY_ROUNDS rounds, so that the latency targets take their ratio
     between neighbours seconds apart (see paired_throughput_cases): SPIN_ROUND_ROWS spinning,
-    and shmbus sleeping beside the system-call peers at 64 B with the two sides on two CPUs and
-    on one."""
+    and WAKE_ROUND_PEERS (shmbus sleeping on its semaphore and on its wake descriptor, beside
+    the system-call peers) at 64 B with the two sides on two CPUs and on one."""
     cases = []
     spin_rows = [(name, size) for size, names in SPIN_ROUND_ROWS.items() for name in names]
     for round_number, (name, size) in in_rounds(LATENCY_ROUNDS, spin_rows):

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Builds examples/ against an installed shmbus the four ways a user would, with nothing from the
+# Builds examples/ against an installed shmbus the ways a user would, with nothing from the
 # source or build tree, and runs each against the installed shmbusd:
 #
-#   g++      + pkg-config      (examples/Makefile)
-#   clang++  + pkg-config
-#   g++      + find_package(shmbus)   (examples/CMakeLists.txt)
-#   clang++  + find_package(shmbus)
+#   g++      + pkg-config      (examples/Makefile)           all three examples
+#   clang++  + pkg-config                                    pubsub.cpp
+#   g++      + find_package(shmbus)   (examples/CMakeLists.txt)   all three examples
+#   clang++  + find_package(shmbus)                          pubsub.cpp
 #
 # Usage:
 #   examples_test.sh --prefix DIR     an install made with `cmake --install BUILD --prefix DIR`
@@ -13,8 +13,12 @@
 #                                     default paths; run by scripts/package-test.sh)
 #   examples_test.sh --install BUILD  installs BUILD into a temporary prefix first (ctest)
 #
-# Each example binary must load libshmbus.so from the install, never from the build tree; each
-# publishes 50 records through the installed shmbusd and another reads them back.
+# Each example binary must load libshmbus.so from the install, never from the build tree. Each
+# pubsub build publishes 50 records through the installed shmbusd and another reads them back.
+# Each event-loop build (epoll_topics.cpp, asio_topics.cpp) reads three topics: records published
+# before it started, and records the installed `shmbus pub` publishes once it says it waits (so
+# that they wake it through the wake descriptors); it must print each topic's records in order,
+# and stop by itself at --count, and at --seconds.
 # Exit status: 0 all passed, 1 a failure, 77 skipped (a sanitizer build: its library needs the
 # sanitizer runtime that a plain example does not link).
 set -euo pipefail
@@ -24,11 +28,14 @@ fail() { echo "examples_test: FAIL: $*" >&2; exit 1; }
 mode=${1:-}
 work=$(mktemp -d /tmp/shmbus-examples.XXXXXX)
 daemon_pid=""
+loop_pid=""  # an event-loop example running in the background
 cleanup() {
-  if [[ -n "$daemon_pid" ]] && kill -0 "$daemon_pid" 2>/dev/null; then
-    kill "$daemon_pid" 2>/dev/null || true
-    wait "$daemon_pid" 2>/dev/null || true
-  fi
+  for pid in "$loop_pid" "$daemon_pid"; do
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -49,7 +56,7 @@ case "$mode" in
   *) sed -n '2,20p' "$0" >&2; exit 2 ;;
 esac
 
-for tool in g++ clang++ pkg-config cmake make; do
+for tool in g++ clang++ pkg-config cmake make timeout; do
   command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/install-deps.sh)"
 done
 
@@ -61,36 +68,48 @@ if [[ -n "$prefix" ]]; then
   export CMAKE_PREFIX_PATH=$prefix
   examples=$prefix/share/doc/shmbus/examples
   shmbusd=$prefix/bin/shmbusd
+  cli=$prefix/bin/shmbus
 else
   examples=/usr/share/doc/shmbus/examples
   shmbusd=$(command -v shmbusd) || fail "shmbusd is not on PATH"
+  cli=$(command -v shmbus) || fail "the shmbus CLI is not on PATH"
 fi
-[[ -f "$examples/pubsub.cpp" ]] || fail "no examples in $examples"
+for source in pubsub.cpp epoll_topics.cpp asio_topics.cpp; do
+  [[ -f "$examples/$source" ]] || fail "no $source in $examples"
+done
 libdir=$(pkg-config --variable=libdir shmbus)
 library=$(readlink -f "$libdir/libshmbus.so")
 [[ -f "$library" ]] || fail "pkg-config's libdir $libdir holds no libshmbus.so"
 echo "pkg-config: $(pkg-config --modversion shmbus), $(pkg-config --cflags --libs shmbus)"
 
-built=()
+built=()        # pubsub.cpp, each build
+event_loops=()  # epoll_topics.cpp and asio_topics.cpp, the g++ builds
 for compiler in g++ clang++; do
+  # g++ builds every example (the Makefile's and CMake's default); clang++ builds pubsub.cpp.
+  make_targets=() cmake_targets=()
+  if [[ "$compiler" == clang++ ]]; then
+    make_targets=(shmbus-example) cmake_targets=(--target shmbus-example)
+  fi
   out=$work/make-$compiler
   mkdir -p "$out"
   # An rpath to the install's libdir, as a user of a private prefix would set one.
   make -s -C "$out" -f "$examples/Makefile" CXX="$compiler" \
-    LDFLAGS="-Wl,-rpath,$libdir" >"$out.log" 2>&1 ||
+    LDFLAGS="-Wl,-rpath,$libdir" "${make_targets[@]}" >"$out.log" 2>&1 ||
     { cat "$out.log" >&2; fail "$compiler with pkg-config"; }
   built+=("$out/shmbus-example")
+  ((${#make_targets[@]})) || event_loops+=("$out/shmbus-epoll-topics" "$out/shmbus-asio-topics")
   echo "built with $compiler and pkg-config"
 
   out=$work/cmake-$compiler
   cmake -S "$examples" -B "$out" -DCMAKE_CXX_COMPILER="$compiler" >"$out.log" 2>&1 &&
-    cmake --build "$out" >>"$out.log" 2>&1 ||
+    cmake --build "$out" "${cmake_targets[@]}" >>"$out.log" 2>&1 ||
     { cat "$out.log" >&2; fail "$compiler with find_package(shmbus)"; }
   built+=("$out/shmbus-example")
+  ((${#cmake_targets[@]})) || event_loops+=("$out/shmbus-epoll-topics" "$out/shmbus-asio-topics")
   echo "built with $compiler and find_package(shmbus)"
 done
 
-for example in "${built[@]}"; do
+for example in "${built[@]}" "${event_loops[@]}"; do
   linked=$(ldd "$example" | sed -nE 's/.*libshmbus\.so\.[0-9]+ => ([^ ]+).*/\1/p')
   [[ -n "$linked" && "$(readlink -f "$linked")" == "$library" ]] ||
     fail "$example loads '${linked:-no libshmbus}', not the install's $library"
@@ -119,4 +138,51 @@ for example in "${built[@]}"; do
   [[ "$received" == "$expected" ]] || fail "$reader did not read what $example published"
   index=$((index + 1))
 done
-echo "examples_test: ${#built[@]} builds, each published 50 records that another read back"
+echo "examples_test: ${#built[@]} builds of pubsub, each published 50 records that another read back"
+
+# Waits (at most 20 s) until the event loop that logs to $1 says every subscriber is armed.
+await_waiting() {
+  for _ in $(seq 200); do
+    grep -q "^waiting on " "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+index=0
+for example in "${event_loops[@]}"; do
+  topics=(loop$index-a loop$index-b loop$index-c)
+  log=$work/loop$index
+  # Five records in each topic before the loop starts (pubsub asks shmbusd for the topic), five
+  # more once it waits: the first it finds at its start, the others wake it.
+  for topic in "${topics[@]}"; do
+    "${built[0]}" pub "$topic" 5 || fail "${built[0]} pub $topic"
+  done
+  timeout 60 "$example" --count 30 --seconds 30 "${topics[@]}" >"$log.out" 2>"$log.err" &
+  loop_pid=$!
+  await_waiting "$log.err" || { cat "$log.err" >&2; fail "$example never said it was waiting"; }
+  for topic in "${topics[@]}"; do
+    "$cli" pub "$topic" "late 0" "late 1" "late 2" "late 3" "late 4" >/dev/null ||
+      fail "shmbus pub $topic"
+  done
+  status=0
+  wait "$loop_pid" || status=$?
+  loop_pid=""
+  ((status == 0)) || { cat "$log.err" >&2; fail "$example --count 30 exited with $status"; }
+  expected=$(printf 'hello %d\n' 0 1 2 3 4; printf 'late %d\n' 0 1 2 3 4)
+  for topic in "${topics[@]}"; do
+    received=$(sed -n "s/^$topic: //p" "$log.out")
+    [[ "$received" == "$expected" ]] ||
+      { cat "$log.out" >&2; fail "$example did not print $topic's records in order"; }
+  done
+  [[ $(wc -l <"$log.out") -eq 30 ]] || { cat "$log.out" >&2; fail "$example printed more"; }
+
+  # A time limit and no count: it reads what is there, then stops by itself with status 0.
+  received=$(timeout 20 "$example" --seconds 1 "${topics[1]}" 2>"$log.err") ||
+    { cat "$log.err" >&2; fail "$example --seconds 1 failed"; }
+  [[ "$received" == "$(sed "s/^/${topics[1]}: /" <<<"$expected")" ]] ||
+    fail "$example --seconds 1 did not print ${topics[1]}'s records"
+  echo "$example: 30 records from three topics, 15 of them through its wake descriptors"
+  index=$((index + 1))
+done
+echo "examples_test: ${#event_loops[@]} builds of the event-loop examples, each read three topics"
