@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "exit_status.hpp"
+#include "shmbus/detail/util/topic_name.hpp"
 
 namespace shmbus::cli {
 namespace {
@@ -55,10 +56,13 @@ void write_base64(OutputBuffer& out, std::span<const std::byte> payload) {
     }
 }
 
-void write_json(OutputBuffer& out, const Record& record) {
-    constexpr std::size_t kHeadRoom = 128 + 6 * kMaxDigits;
+void write_json(OutputBuffer& out, const Record& record, std::string_view topic) {
+    constexpr std::size_t kHeadRoom = 128 + 6 * kMaxDigits + kMaxTopicName;
     char* const start = out.reserve(kHeadRoom);
-    char* to = put(start, "{\"sequence\":");
+    // A valid topic name needs no escaping; the caller opened the topic by it.
+    char* to = put(start, "{\"topic\":\"");
+    to = put(to, topic.substr(0, kMaxTopicName));
+    to = put(to, "\",\"sequence\":");
     to = put_number(to, record.sequence);
     to = put(to, ",\"position\":");
     to = put_number(to, record.position);
@@ -86,8 +90,13 @@ RecordFormat parse_record_format(std::string_view option, std::string_view text)
                   fmt::format("{}: '{}' is not a format ('text', 'hex' or 'json')", option, text));
 }
 
-void write_record(OutputBuffer& out, const Record& record, RecordFormat format) {
-    switch (format) {
+void write_record(OutputBuffer& out, const Record& record, std::string_view topic,
+                  RecordStyle style) {
+    if (style.prefix && style.format != RecordFormat::kJson) {
+        out.append(topic);
+        out.append(": ");
+    }
+    switch (style.format) {
         case RecordFormat::kText:
             write_text(out, record.payload);
             return;
@@ -96,7 +105,7 @@ void write_record(OutputBuffer& out, const Record& record, RecordFormat format) 
             out.append('\n');
             return;
         case RecordFormat::kJson:
-            write_json(out, record);
+            write_json(out, record, topic);
             return;
     }
 }

@@ -153,7 +153,25 @@ std::span<const WaitSet::Ready> WaitSet::wait(std::chrono::nanoseconds timeout) 
             ready_.push_back(
                 {fd < epoll_keys_.size() ? epoll_keys_[fd] : 0, events[i].events, false});
         }
-        if (!ready_.empty() || Clock::now() >= deadline) return ready_;
+        if (!ready_.empty()) return ready_;
+        if (Clock::now() >= deadline) {
+            look_past_orphans();
+            return ready_;
+        }
+    }
+}
+
+void WaitSet::look_past_orphans() noexcept {
+    // What Subscriber::wait does after a slice with nothing: a corrupt length can leave a
+    // subscriber at a position no frame starts at, which no commit will ever signal. If no claim
+    // is in flight there, let its next poll() move on (and count the frame as corrupt).
+    for (const Member& member : subscribers_) {
+        Subscriber& subscriber = *member.subscriber;
+        if (!subscriber.attached_) continue;
+        if (subscriber.skip_orphaned(subscriber.position_) != subscriber.position_) {
+            subscriber.unwritten_polls_ = Subscriber::kOrphanCheck;
+            ready_.push_back({member.key, EPOLLIN, true});
+        }
     }
 }
 

@@ -14,6 +14,7 @@
 #include "json_writer.hpp"
 #include "line_reader.hpp"
 #include "record_format.hpp"
+#include "shmbus/detail/util/topic_name.hpp"
 #include "text_table.hpp"
 
 namespace shmbus::cli {
@@ -139,8 +140,8 @@ TEST_CASE("a payload larger than the output buffer's pieces is encoded whole") {
         OutputBuffer out(fd, 64 * 1024);
         Record record;
         record.payload = std::as_bytes(std::span(payload.data(), payload.size()));
-        write_record(out, record, RecordFormat::kHex);
-        write_record(out, record, RecordFormat::kText);
+        write_record(out, record, "t", {.format = RecordFormat::kHex});
+        write_record(out, record, "t", {.format = RecordFormat::kText});
         out.flush();
     }
     std::string expected(hex_size(payload.size()), '?');
@@ -152,6 +153,46 @@ TEST_CASE("a payload larger than the output buffer's pieces is encoded whole") {
     REQUIRE(::pread(fd, written.data(), written.size(), 0) == size);
     CHECK(written == expected);
     ::close(fd);
+}
+
+/// What write_record prints for `record` of topic `topic` in `style`.
+std::string printed(const Record& record, std::string_view topic, RecordStyle style) {
+    const int fd = ::memfd_create("format-test", MFD_CLOEXEC);
+    REQUIRE(fd >= 0);
+    {
+        OutputBuffer out(fd);
+        write_record(out, record, topic, style);
+        out.flush();
+    }
+    std::string written(static_cast<std::size_t>(::lseek(fd, 0, SEEK_END)), '\0');
+    REQUIRE(::pread(fd, written.data(), written.size(), 0) == static_cast<ssize_t>(written.size()));
+    ::close(fd);
+    return written;
+}
+
+TEST_CASE("json names the record's topic first; --prefix puts it before text and hex lines") {
+    const std::string payload = "hi";
+    Record record;
+    record.payload = std::as_bytes(std::span(payload.data(), payload.size()));
+    record.sequence = 7;
+    record.position = 448;
+    record.next_position = 488;
+    record.timestamp_ns = 1700000000000000000;
+    record.publisher = 3;
+    const std::string longest(kMaxTopicName, 'n');
+    CHECK(printed(record, "orders", {.format = RecordFormat::kJson}) ==
+          "{\"topic\":\"orders\",\"sequence\":7,\"position\":448,\"next_position\":488,"
+          "\"timestamp_ns\":1700000000000000000,\"publisher\":3,\"length\":2,"
+          "\"payload_base64\":\"aGk=\"}\n");
+    CHECK(printed(record, longest, {.format = RecordFormat::kJson})
+              .starts_with("{\"topic\":\"" + longest + "\",\"sequence\":7,"));
+    // --prefix changes nothing in json: the object names the topic already.
+    CHECK(printed(record, "orders", {.format = RecordFormat::kJson, .prefix = true}) ==
+          printed(record, "orders", {.format = RecordFormat::kJson}));
+    CHECK(printed(record, "orders", {.format = RecordFormat::kText}) == "hi\n");
+    CHECK(printed(record, "orders", {.format = RecordFormat::kText, .prefix = true}) ==
+          "orders: hi\n");
+    CHECK(printed(record, "a.b", {.format = RecordFormat::kHex, .prefix = true}) == "a.b: 6869\n");
 }
 
 TEST_CASE("lines come back without their newline, empty ones and a final unterminated one too") {

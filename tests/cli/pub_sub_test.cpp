@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "json_value.hpp"
-#include "shmbus/detail/ring/slots.hpp"
 #include "support/bus_directory.hpp"
 #include "tool.hpp"
 
@@ -20,15 +19,6 @@ namespace {
 
 std::string dir_of(const BusDirectory& bus) {
     return bus.path().string();
-}
-
-void publish(const std::filesystem::path& dir, const std::string& name,
-             const std::vector<std::string>& records) {
-    const Topic topic = Topic::open(dir, name);
-    Publisher publisher(topic);
-    for (const std::string& record : records) {
-        REQUIRE(publisher.try_offer(std::as_bytes(std::span(record))) == Status::kOk);
-    }
 }
 
 }  // namespace
@@ -256,11 +246,7 @@ TEST_CASE("an evicted subscriber says so and exits with status 9") {
     create_topic(bus.path(), "t", {.capacity = 64 * 1024, .max_record_size = 1024});
     Process sub = Process::start_tool({"sub", "--dir", dir_of(bus), "t"});
     wait_for_live_subscribers(bus.path(), "t", 1, Clock::now() + 20s);
-    const Topic topic = Topic::open(bus.path(), "t", {.access = Access::kAdmin});
-    const TopicStats stats = collect_stats(topic);
-    REQUIRE(stats.subscribers.size() == 1);
-    REQUIRE(ring::evict_subscriber(topic.view(), stats.subscribers[0].slot));
-    publish(bus.path(), "t", {"wake up"});  // in case it sleeps past the eviction
+    evict_the_subscriber(bus.path(), "t");
 
     const auto exit = sub.wait_until(Clock::now() + 20s);
     REQUIRE(exit.has_value());

@@ -11,10 +11,13 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <stdexcept>
 #include <thread>
 #include <utility>
 
+#include "shmbus/detail/ring/slots.hpp"
+#include "shmbus/publisher.hpp"
 #include "shmbus/topic_stats.hpp"
 #include "support/program_launch.hpp"
 
@@ -216,6 +219,25 @@ ToolResult run_tool(const std::vector<std::string>& args, const RunOptions& opti
     result.exit = *exit;
     result.err = process.error_output();
     return result;
+}
+
+void publish(const std::filesystem::path& dir, const std::string& name,
+             const std::vector<std::string>& records) {
+    const Topic topic = Topic::open(dir, name);
+    Publisher publisher(topic);
+    for (const std::string& record : records) {
+        REQUIRE(publisher.try_offer(std::as_bytes(std::span(record))) == Status::kOk);
+    }
+}
+
+void evict_the_subscriber(const std::filesystem::path& dir, const std::string& name) {
+    {
+        const Topic topic = Topic::open(dir, name, {.access = Access::kAdmin});
+        const TopicStats stats = collect_stats(topic);
+        REQUIRE(stats.subscribers.size() == 1);
+        REQUIRE(ring::evict_subscriber(topic.view(), stats.subscribers[0].slot));
+    }
+    publish(dir, name, {"wake up"});  // in case it sleeps past the eviction
 }
 
 void wait_for_live_subscribers(const std::filesystem::path& dir, const std::string& name,

@@ -95,6 +95,15 @@ class Process {
     ProcessExit exit_;
 };
 
+/// Publishes `records` to topic `name` in `dir`, one record each, through the library: they
+/// must fit (try_offer).
+void publish(const std::filesystem::path& dir, const std::string& name,
+             const std::vector<std::string>& records);
+
+/// Evicts the one subscriber attached to topic `name` in `dir`, as shmbusd evicts a subscriber
+/// that holds publishers back, and publishes a record to wake it in case it sleeps.
+void evict_the_subscriber(const std::filesystem::path& dir, const std::string& name);
+
 /// Waits until topic `name` in `dir` has `count` live subscribers attached (a subscriber
 /// started in another process is ready for records once it shows up here). Polls
 /// collect_stats; fails the test at `deadline`.

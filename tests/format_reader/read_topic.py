@@ -327,7 +327,9 @@ def main():
     out = sys.stdout
 
     def emit(record):
-        out.write(json.dumps(record, separators=(",", ":")) + "\n")
+        # `sub` names each record's topic first: the name it was opened by, which is not read
+        # from the file.
+        out.write(json.dumps({"topic": args.topic, **record}, separators=(",", ":")) + "\n")
 
     if not TOPIC_NAME.fullmatch(args.topic) or ".." in args.topic:
         warn("not a topic name (1-63 of [A-Za-z0-9._-], not starting with '.' or '-', no '..')")

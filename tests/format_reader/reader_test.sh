@@ -6,9 +6,10 @@
 #
 #   reader_test.sh MAKE_TOPICS SHMBUS READ_TOPIC_PY
 #
-# Every field of `sub --format json` comes from the records file, so the outputs must be equal
-# byte for byte. `sub` never ends by itself: `--timeout 1` ends it with status 8 once it has
-# been idle for a second, and `timeout` bounds every program run here.
+# Every field of `sub --format json` but the first, "topic" (the name both were given), comes
+# from the records file, so the outputs must be equal byte for byte. `sub` never ends by itself:
+# `--timeout 1` ends it with status 8 once it has been idle for a second, and `timeout` bounds
+# every program run here.
 set -u
 
 if [ $# -ne 3 ]; then

@@ -224,6 +224,40 @@ TEST_CASE("one WaitSet holds 1,000 subscribers and says exactly which are ready"
     std::fflush(stdout);
 }
 
+TEST_CASE(
+    "a WaitSet moves a subscriber past a position no frame starts at once a wait times out, as "
+    "Subscriber::wait does") {
+    BusDirectory bus;
+    const shmbus::Topic topic =
+        shmbus::test::create_and_open(bus, {.capacity = 4096, .max_record_size = 256});
+    shmbus::Subscriber subscriber(topic, {.start = shmbus::StartAt::earliest()});
+    std::vector<std::uint64_t> positions;
+    {
+        shmbus::Publisher publisher(topic);
+        for (int i = 0; i < 10; ++i) {
+            shmbus::Claim claim = publisher.try_claim(64);
+            positions.push_back(claim.position());
+            REQUIRE(claim.commit() == Status::kOk);
+        }
+    }
+    // A broken publisher's length: the next frame seems to start inside this one's payload, where
+    // the zeros read as a frame not written yet, and no claim is in flight.
+    topic.view().header(positions[3]).length = 8;
+    CHECK(shmbus::test::drain(subscriber).size() == 4);
+
+    shmbus::WaitSet waits;
+    waits.add(subscriber, 1);
+    std::size_t after = 0;
+    for (int i = 0; i < 20 && after < 6; ++i) {
+        for (const shmbus::WaitSet::Ready& ready : waits.wait(20ms)) {
+            CHECK(ready.key == 1);
+            after += shmbus::test::drain(subscriber).size();
+        }
+    }
+    CHECK(after == 6);  // every record after the broken one
+    CHECK(subscriber.corrupt() == 1);
+}
+
 TEST_CASE("a WaitSet reports foreign descriptors beside subscribers, and times out when idle") {
     BusDirectory bus;
     const shmbus::Topic topic =

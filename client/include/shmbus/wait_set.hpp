@@ -17,7 +17,10 @@
 // foreign descriptors together. It reports a subscriber as ready only when poll() has something
 // for it: a record, padding to skip, or an eviction or lost topic to report. Poll each ready
 // subscriber until it has nothing left before the next wait(); one that still has records is
-// simply ready again.
+// simply ready again. A wait() that times out with nothing ready looks, as Subscriber::wait does
+// after each idle slice, for subscribers stranded by a corrupt length at a position no frame
+// starts at, and reports those as ready: their next poll() resumes at the next frame. So a loop
+// that never times out never moves past such a frame; give wait() a timeout.
 //
 // Cost: a wait() with nothing ready touches two cache lines per subscriber and makes one
 // membarrier and one epoll_wait call, whatever the number of members (tested with 1,000).
@@ -79,6 +82,9 @@ class WaitSet {
     /// Arms every subscriber (one heavy fence for all) and collects those with work. Returns
     /// whether the fence was made (see sync::heavy_fence).
     bool arm_and_look();
+    /// After a wait() that found nothing: reports the subscribers stuck where no frame starts
+    /// (see Subscriber::wait), so that their next poll() moves on.
+    void look_past_orphans() noexcept;
 
     int epoll_fd_ = -1;
     std::vector<Member> subscribers_;
