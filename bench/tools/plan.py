@@ -232,6 +232,15 @@ def fan_cases(scale):
                           "count": max(1000, PUBLISHER_COST_COUNT // scale), "readers": n,
                           "deferred-readers": True, "capacity": PUBLISHER_COST_CAPACITY,
                           "writer-cpus": "0", "reader-cpus": "1"})
+        # The same single-record stream with readers that hold a wake descriptor (--mode fd:
+        # the FIFO is open, the reader is awake, not armed), at N = 1 and 8.
+        if n in (1, 8):
+            cases.append({"label": "shmbus single fd", "group": "publisher-cost",
+                          "round": round_number, "peer": "shmbus", "mode": "fd",
+                          "api": "single", "timestamps": "on", "case": "stream", "size": 64,
+                          "count": max(1000, PUBLISHER_COST_COUNT // scale), "readers": n,
+                          "deferred-readers": True, "capacity": PUBLISHER_COST_CAPACITY,
+                          "writer-cpus": "0", "reader-cpus": "1"})
     return cases
 
 

@@ -568,6 +568,16 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
                         self.r.paired_ratio("writer_ns_per_record", {**fields, "readers": 8},
                                             {**fields, "readers": 1}),
                         1.1, "lower", "does not grow: within 10 %, ratio within a round")
+        fields = {"group": "publisher-cost", "label": "shmbus single fd"}
+        if self.r.one(**fields):
+            rows.append(["shmbus single, readers with a wake descriptor"] +
+                        [cell(self.r.pooled("writer_ns_per_record", **fields, readers=n), ns)
+                         if n in (1, 8) else "–" for n in (1, 2, 4, 8)])
+            self.target("Fan-out: publisher time per record, 8 / 1 subscribers holding a wake "
+                        "descriptor (single)",
+                        self.r.paired_ratio("writer_ns_per_record", {**fields, "readers": 8},
+                                            {**fields, "readers": 1}),
+                        1.1, "lower", "does not grow: within 10 %, ratio within a round")
         text += table(["Publisher", "N = 1", "N = 2", "N = 4", "N = 8"], rows)
         return text
 
