@@ -57,15 +57,15 @@ extern "C" {
 typedef enum shmbus_status {
     SHMBUS_OK = 0,
     /* The data path (shmbus::Status). */
-    SHMBUS_E_BACK_PRESSURED = -1, /* block topic: the slowest subscriber would be overrun */
-    SHMBUS_E_TIMED_OUT = -2,      /* the timeout passed first */
-    SHMBUS_E_TOO_LARGE = -3,      /* the record is longer than the topic's max_record_size */
-    SHMBUS_E_EVICTED = -4,        /* the daemon evicted this subscriber; open a new one */
-    SHMBUS_E_FORKED = -5,         /* the handle belongs to the parent of this forked process */
-    SHMBUS_E_TOPIC_LOST = -6,     /* the topic's files were truncated: re-open the topic */
-    SHMBUS_E_CORRUPT = -7,        /* the shared state holds an impossible value */
-    SHMBUS_E_CLAIM_PENDING = -8,  /* the publisher already holds an uncommitted claim */
-    SHMBUS_E_NO_CLAIM = -9,       /* commit, abort or payload with no claim pending */
+    SHMBUS_E_BACK_PRESSURED = -1,    /* block topic: the slowest subscriber would be overrun */
+    SHMBUS_E_TIMED_OUT = -2,         /* the timeout passed first */
+    SHMBUS_E_TOO_LARGE = -3,         /* the record is longer than the topic's max_record_size */
+    SHMBUS_E_EVICTED = -4,           /* the daemon evicted this subscriber; open a new one */
+    SHMBUS_E_FORKED = -5,            /* the handle belongs to the parent of this forked process */
+    SHMBUS_E_TOPIC_LOST = -6,        /* the topic's files were truncated: re-open the topic */
+    SHMBUS_E_CORRUPT = -7,           /* the shared state holds an impossible value */
+    SHMBUS_E_CLAIM_PENDING = -8,     /* the publisher already holds an uncommitted claim */
+    SHMBUS_E_NO_CLAIM = -9,          /* commit, abort or payload with no claim pending */
     SHMBUS_E_INVALID_ARGUMENT = -10, /* a NULL handle, a bad option, a misuse */
     SHMBUS_E_CLOSED = -11,           /* the underlying handle holds no topic any more */
     /* Setup (shmbus::ErrorCode). */
@@ -115,15 +115,15 @@ typedef enum shmbus_policy {
 /* What shmbus_topic_create makes (shmbus::TopicOptions; the file owners are the creator's). */
 typedef struct shmbus_topic_options {
     size_t struct_size;
-    uint64_t capacity;          /* ring bytes, a power of two (default 1 MiB) */
-    uint32_t max_record_size;   /* default 64 KiB; a frame must fit a quarter of the ring */
-    uint32_t max_publishers;    /* default 16 */
-    uint32_t max_subscribers;   /* default 64 */
-    int32_t policy;             /* a shmbus_policy, default SHMBUS_POLICY_BLOCK */
-    bool timestamps;            /* stamp each record with CLOCK_REALTIME (default true) */
-    uint32_t records_mode;      /* default 0640 */
-    uint32_t state_mode;        /* default 0660 */
-    uint32_t directory_mode;    /* default 0755 */
+    uint64_t capacity;        /* ring bytes, a power of two (default 1 MiB) */
+    uint32_t max_record_size; /* default 64 KiB; a frame must fit a quarter of the ring */
+    uint32_t max_publishers;  /* default 16 */
+    uint32_t max_subscribers; /* default 64 */
+    int32_t policy;           /* a shmbus_policy, default SHMBUS_POLICY_BLOCK */
+    bool timestamps;          /* stamp each record with CLOCK_REALTIME (default true) */
+    uint32_t records_mode;    /* default 0640 */
+    uint32_t state_mode;      /* default 0660 */
+    uint32_t directory_mode;  /* default 0755 */
 } shmbus_topic_options;
 
 typedef enum shmbus_access {

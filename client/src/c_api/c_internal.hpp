@@ -47,7 +47,7 @@ struct shmbus_subscriber {
     static constexpr std::uint32_t kMagic = 0x53425342;  // "SBSB"
     std::uint32_t magic = kMagic;
     shmbus::Subscriber subscriber;
-    shmbus_record peeked{};           // what shmbus_subscriber_peek handed out
+    shmbus_record peeked{};               // what shmbus_subscriber_peek handed out
     shmbus_wait_set* wait_set = nullptr;  // the set holding this subscriber, if any
 
     shmbus_subscriber(const shmbus::Topic& topic, const shmbus::SubscriberOptions& options)
@@ -59,7 +59,7 @@ struct shmbus_wait_set {
     std::uint32_t magic = kMagic;
     shmbus::WaitSet set;
     std::vector<shmbus_subscriber*> members;  // to tell them when the set closes
-    std::deque<shmbus_ready> pending;          // ready members a short array did not take
+    std::deque<shmbus_ready> pending;         // ready members a short array did not take
 };
 
 namespace shmbus::c_api {

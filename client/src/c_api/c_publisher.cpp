@@ -54,8 +54,9 @@ int shmbus_publisher_open(shmbus_topic* topic, const shmbus_publisher_options* o
             shmbus_publisher_options in;
             shmbus_publisher_options_init(&in);
             if (!read_options(options, kPublisherOptionsV1, in)) {
-                return invalid(kFunction, "options->struct_size is wrong "
-                                          "(shmbus_publisher_options_init sets it)");
+                return invalid(kFunction,
+                               "options->struct_size is wrong "
+                               "(shmbus_publisher_options_init sets it)");
             }
             if (in.spin_ns < 0) return invalid(kFunction, "options->spin_ns is negative");
             publisher_options.spin = std::chrono::nanoseconds(in.spin_ns);

@@ -65,8 +65,9 @@ int shmbus_subscriber_open(shmbus_topic* topic, const shmbus_subscriber_options*
         shmbus_subscriber_options in;
         shmbus_subscriber_options_init(&in);
         if (options != nullptr && !read_options(options, kSubscriberOptionsV1, in)) {
-            return invalid(kFunction, "options->struct_size is wrong "
-                                      "(shmbus_subscriber_options_init sets it)");
+            return invalid(kFunction,
+                           "options->struct_size is wrong "
+                           "(shmbus_subscriber_options_init sets it)");
         }
         if (in.spin_ns < 0) return invalid(kFunction, "options->spin_ns is negative");
         shmbus::SubscriberOptions subscriber_options;
@@ -190,8 +191,9 @@ int shmbus_subscriber_counters_get(const shmbus_subscriber* subscriber,
     out.slot_restorations = from.slot_restorations();
     out.slot = from.slot();
     if (!write_out(counters, kSubscriberCountersV1, out)) {
-        return invalid(kFunction, "counters->struct_size is wrong "
-                                  "(shmbus_subscriber_counters_init sets it)");
+        return invalid(kFunction,
+                       "counters->struct_size is wrong "
+                       "(shmbus_subscriber_counters_init sets it)");
     }
     return SHMBUS_OK;
 }

@@ -163,7 +163,8 @@ int shmbus_topic_open_or_create(const char* dir, const char* name,
         }
         shmbus::OpenOptions options;
         if (!open_options_of(kFunction, open_options, options)) return SHMBUS_E_INVALID_ARGUMENT;
-        *topic = make_handle(shmbus::open_or_create(directory_of(dir), name, topic_options, options));
+        *topic =
+            make_handle(shmbus::open_or_create(directory_of(dir), name, topic_options, options));
         return SHMBUS_OK;
     });
 }

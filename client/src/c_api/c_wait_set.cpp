@@ -99,7 +99,8 @@ int shmbus_wait_set_wait(shmbus_wait_set* wait_set, int64_t timeout_ns, shmbus_r
     if (ready == nullptr || capacity == 0) return invalid(kFunction, "no room for ready members");
     return guarded(kFunction, [&]() -> int {
         if (wait_set->pending.empty()) {
-            for (const shmbus::WaitSet::Ready& member : wait_set->set.wait(timeout_of(timeout_ns))) {
+            for (const shmbus::WaitSet::Ready& member :
+                 wait_set->set.wait(timeout_of(timeout_ns))) {
                 wait_set->pending.push_back({member.key, member.events, member.subscriber});
             }
         }
@@ -114,7 +115,8 @@ int shmbus_wait_set_wait(shmbus_wait_set* wait_set, int64_t timeout_ns, shmbus_r
 }
 
 int shmbus_wait_set_fd(const shmbus_wait_set* wait_set) {
-    if (!valid(wait_set)) return invalid("shmbus_wait_set_fd", "wait_set is NULL or not a wait set");
+    if (!valid(wait_set))
+        return invalid("shmbus_wait_set_fd", "wait_set is NULL or not a wait set");
     return wait_set->set.fd();
 }
 
