@@ -2,7 +2,7 @@
 #
 #   /usr/bin/shmbusd, /usr/bin/shmbus                      the daemon and the CLI
 #   /usr/lib/<arch>/libshmbus.so.*, libshmbus.a            the library, shared and static
-#   /usr/include/shmbus/...                                its headers
+#   /usr/include/shmbus/...                                its headers (C++ *.hpp, C shmbus.h)
 #   /usr/lib/<arch>/pkgconfig/shmbus.pc                    pkg-config
 #   /usr/lib/<arch>/cmake/shmbus/                          find_package(shmbus): shmbus::shmbus
 #   /usr/lib/systemd/system/shmbusd.service                the unit
@@ -21,7 +21,7 @@ install(TARGETS shmbus shmbus_static
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/common/include/shmbus ${PROJECT_SOURCE_DIR}/client/include/shmbus
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-        FILES_MATCHING PATTERN "*.hpp")
+        FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
 install(FILES ${PROJECT_BINARY_DIR}/client/generated/shmbus/version.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/shmbus)
 

@@ -2,10 +2,13 @@
 # Builds examples/ against an installed shmbus the four ways a user would, with nothing from the
 # source or build tree, and runs each against the installed shmbusd:
 #
-#   g++      + pkg-config      (examples/Makefile)
-#   clang++  + pkg-config
-#   g++      + find_package(shmbus)   (examples/CMakeLists.txt)
-#   clang++  + find_package(shmbus)
+#   g++ / gcc        + pkg-config      (examples/Makefile)
+#   clang++ / clang  + pkg-config
+#   g++ / gcc        + find_package(shmbus)   (examples/CMakeLists.txt)
+#   clang++ / clang  + find_package(shmbus)
+#
+# Each way builds the C++ example (pubsub.cpp) and the C one (pubsub.c, through shmbus.h, compiled
+# with `cc -std=c11` and pkg-config's flags: they must be a C compiler's flags too).
 #
 # Usage:
 #   examples_test.sh --prefix DIR     an install made with `cmake --install BUILD --prefix DIR`
@@ -14,7 +17,8 @@
 #   examples_test.sh --install BUILD  installs BUILD into a temporary prefix first (ctest)
 #
 # Each example binary must load libshmbus.so from the install, never from the build tree; each
-# publishes 50 records through the installed shmbusd and another reads them back.
+# publishes 50 records through the installed shmbusd and another reads them back (C++ and C
+# binaries alternate, so each API reads what the other wrote).
 # Exit status: 0 all passed, 1 a failure, 77 skipped (a sanitizer build: its library needs the
 # sanitizer runtime that a plain example does not link).
 set -euo pipefail
@@ -49,7 +53,7 @@ case "$mode" in
   *) sed -n '2,20p' "$0" >&2; exit 2 ;;
 esac
 
-for tool in g++ clang++ pkg-config cmake make; do
+for tool in g++ clang++ gcc clang pkg-config cmake make; do
   command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/install-deps.sh)"
 done
 
@@ -65,29 +69,36 @@ else
   examples=/usr/share/doc/shmbus/examples
   shmbusd=$(command -v shmbusd) || fail "shmbusd is not on PATH"
 fi
-[[ -f "$examples/pubsub.cpp" ]] || fail "no examples in $examples"
+[[ -f "$examples/pubsub.cpp" && -f "$examples/pubsub.c" ]] || fail "no examples in $examples"
 libdir=$(pkg-config --variable=libdir shmbus)
 library=$(readlink -f "$libdir/libshmbus.so")
 [[ -f "$library" ]] || fail "pkg-config's libdir $libdir holds no libshmbus.so"
 echo "pkg-config: $(pkg-config --modversion shmbus), $(pkg-config --cflags --libs shmbus)"
 
+# C users get no C++ flags from pkg-config (shmbus.pc's Cflags serve both languages).
+[[ "$(pkg-config --cflags shmbus)" != *-std=* ]] || fail "shmbus.pc's Cflags name a language standard"
+
 built=()
 for compiler in g++ clang++; do
+  c_compiler=${compiler%++}
+  [[ "$c_compiler" == g ]] && c_compiler=gcc
   out=$work/make-$compiler
   mkdir -p "$out"
-  # An rpath to the install's libdir, as a user of a private prefix would set one.
-  make -s -C "$out" -f "$examples/Makefile" CXX="$compiler" \
-    LDFLAGS="-Wl,-rpath,$libdir" >"$out.log" 2>&1 ||
-    { cat "$out.log" >&2; fail "$compiler with pkg-config"; }
-  built+=("$out/shmbus-example")
-  echo "built with $compiler and pkg-config"
+  # An rpath to the install's libdir, as a user of a private prefix would set one. Warnings are
+  # errors for the C example: shmbus.h must compile cleanly as strict C11.
+  make -s -C "$out" -f "$examples/Makefile" CXX="$compiler" CC="$c_compiler" \
+    CFLAGS="-O2 -Wall -Wextra -pedantic -Werror" LDFLAGS="-Wl,-rpath,$libdir" >"$out.log" 2>&1 ||
+    { cat "$out.log" >&2; fail "$compiler / $c_compiler with pkg-config"; }
+  built+=("$out/shmbus-example" "$out/shmbus-example-c")
+  echo "built with $compiler / $c_compiler and pkg-config"
 
   out=$work/cmake-$compiler
-  cmake -S "$examples" -B "$out" -DCMAKE_CXX_COMPILER="$compiler" >"$out.log" 2>&1 &&
+  cmake -S "$examples" -B "$out" -DCMAKE_CXX_COMPILER="$compiler" \
+    -DCMAKE_C_COMPILER="$c_compiler" >"$out.log" 2>&1 &&
     cmake --build "$out" >>"$out.log" 2>&1 ||
-    { cat "$out.log" >&2; fail "$compiler with find_package(shmbus)"; }
-  built+=("$out/shmbus-example")
-  echo "built with $compiler and find_package(shmbus)"
+    { cat "$out.log" >&2; fail "$compiler / $c_compiler with find_package(shmbus)"; }
+  built+=("$out/shmbus-example" "$out/shmbus-example-c")
+  echo "built with $compiler / $c_compiler and find_package(shmbus)"
 done
 
 for example in "${built[@]}"; do
