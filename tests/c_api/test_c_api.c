@@ -650,6 +650,17 @@ static void a_wait_set_reports_subscribers_and_descriptors_by_key(void) {
     CHECK_OK(shmbus_wait_set_add_subscriber(set, subscriber, 13));
     CHECK_STATUS(shmbus_wait_set_wait(set, 0, ready, 4), 1);
     CHECK(ready[0].key == 13);
+
+    /* A member removed while its ready entry waits in the set is not reported afterwards. */
+    shmbus_subscriber* third = open_subscriber(topic, SHMBUS_START_EARLIEST);
+    CHECK_OK(shmbus_wait_set_add_subscriber(set, third, 14));
+    CHECK_STATUS(shmbus_wait_set_wait(set, 0, ready, 1), 1);
+    const uint64_t reported = ready[0].key;
+    CHECK(reported == 13 || reported == 14);
+    CHECK_OK(shmbus_wait_set_remove_subscriber(set, reported == 13 ? third : subscriber));
+    CHECK_STATUS(shmbus_wait_set_wait(set, 0, ready, 4), 1);
+    CHECK(ready[0].key == reported);
+    shmbus_subscriber_close(&third);
     shmbus_wait_set_close(&set);
 
     close(pipe_fds[0]);

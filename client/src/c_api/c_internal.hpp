@@ -49,6 +49,7 @@ struct shmbus_subscriber {
     shmbus::Subscriber subscriber;
     shmbus_record peeked{};               // what shmbus_subscriber_peek handed out
     shmbus_wait_set* wait_set = nullptr;  // the set holding this subscriber, if any
+    std::uint64_t wait_set_key = 0;       // its key there
 
     shmbus_subscriber(const shmbus::Topic& topic, const shmbus::SubscriberOptions& options)
         : subscriber(topic, options) {}

@@ -108,9 +108,9 @@ std::filesystem::path directory_of(const char* dir) {
 
 }  // namespace shmbus::c_api
 
-// The header's version macros and the library's are one release (client/CMakeLists.txt also
-// checks shmbus.h against the project's version when it configures).
-static_assert(SHMBUS_VERSION_MAJOR >= 0 && SHMBUS_C_ABI_VERSION == 1);
+// shmbus.h and shmbus/version.hpp define the same version macros with the same values (both are
+// included here: a difference would be a macro redefinition warning); client/CMakeLists.txt checks
+// shmbus.h against the project's version when it configures.
 
 extern "C" {
 

@@ -16,8 +16,11 @@ void leave_wait_set(shmbus_subscriber* subscriber) noexcept {
     if (set == nullptr) return;
     (void)set->set.remove(subscriber->subscriber);
     std::erase(set->members, subscriber);
+    // A ready entry for it that a short array did not take must not name it any more.
+    std::erase_if(set->pending, [subscriber](const shmbus_ready& ready) {
+        return ready.subscriber && ready.key == subscriber->wait_set_key;
+    });
     subscriber->wait_set = nullptr;
-    // A ready entry for it may wait in `pending`; its key stays the caller's to ignore.
 }
 
 }  // namespace shmbus::c_api
@@ -59,6 +62,7 @@ int shmbus_wait_set_add_subscriber(shmbus_wait_set* wait_set, shmbus_subscriber*
         wait_set->set.add(subscriber->subscriber, key);
         wait_set->members.push_back(subscriber);
         subscriber->wait_set = wait_set;
+        subscriber->wait_set_key = key;
         return SHMBUS_OK;
     });
 }
