@@ -9,7 +9,7 @@
 #   /usr/lib/sysusers.d/shmbus.conf                        the user and group shmbus
 #   /usr/lib/tmpfiles.d/shmbus.conf                        /run/shmbus at boot
 #   /etc/shmbus/shmbusd.toml                               the commented default configuration
-#   /usr/share/doc/shmbus/                                 CONFIG.md, SERVICE.md, FORMAT.md, examples
+#   /usr/share/doc/shmbus/                                 CONFIG.md, SERVICE.md, FORMAT.md, C-API.md, examples
 include(CMakePackageConfigHelpers)
 
 set(SHMBUS_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/shmbus)
@@ -82,7 +82,7 @@ if(SHMBUS_BUILD_DAEMON)
 endif()
 
 install(FILES ${PROJECT_SOURCE_DIR}/docs/CONFIG.md ${PROJECT_SOURCE_DIR}/docs/SERVICE.md
-              ${PROJECT_SOURCE_DIR}/docs/FORMAT.md
+              ${PROJECT_SOURCE_DIR}/docs/FORMAT.md ${PROJECT_SOURCE_DIR}/docs/C-API.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR} OPTIONAL)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples
         PATTERN "build*" EXCLUDE)
