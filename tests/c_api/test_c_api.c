@@ -50,13 +50,25 @@ static int remove_entry(const char* path, const struct stat* info, int type, str
     return remove(path);
 }
 
+/* Removes the current case's bus directory, also when a failed check exits. */
+static void remove_bus(void) {
+    if (bus[0] != '\0') {
+        const int removed = nftw(bus, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        bus[0] = '\0';
+        if (removed != 0) {
+            fprintf(stderr, "in \"%s\": could not remove the bus directory\n", current_case);
+            _exit(1); /* exit() again from an atexit handler would be undefined */
+        }
+    }
+}
+
 /* Runs one case in a fresh bus directory. */
 static void run(const char* name, void (*test)(void)) {
     current_case = name;
     strcpy(bus, "/tmp/shmbus-c-api.XXXXXX");
     CHECK(mkdtemp(bus) != NULL);
     test();
-    CHECK(nftw(bus, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
+    remove_bus();
     printf("ok: %s\n", name);
 }
 
@@ -870,6 +882,7 @@ static void struct_size_is_checked_both_ways(void) {
 
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    CHECK(atexit(remove_bus) == 0);
     run("version and status text are those of this release",
         version_and_status_text_are_those_of_this_release);
     run("a topic is created, opened, described and removed",
