@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- A tiny test harness ------------------------------------------------------------- */
@@ -880,6 +881,56 @@ static void struct_size_is_checked_both_ways(void) {
     shmbus_topic_close(&topic);
 }
 
+/* In a forked child, the child's own check: 0 passed, else the line that failed. */
+#define CHILD_CHECK(condition)                       \
+    do {                                             \
+        if (!(condition)) _exit(__LINE__ % 250 + 1); \
+    } while (0)
+
+static void a_forked_child_is_refused_its_parents_handles_and_opens_its_own(void) {
+    create_small("t", SHMBUS_POLICY_BLOCK);
+    shmbus_topic* topic = open_topic("t");
+    shmbus_subscriber* subscriber = open_subscriber(topic, SHMBUS_START_EARLIEST);
+    shmbus_publisher* publisher = NULL;
+    CHECK_OK(shmbus_publisher_open(topic, NULL, &publisher));
+    CHECK_OK(shmbus_publisher_try_offer(publisher, "parent", 6));
+
+    const pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) {
+        /* The parent's handles are the parent's: refused, never used. The child leaves them
+         * alone and exits with _exit, as a forked child of a library user should. */
+        CHILD_CHECK(shmbus_publisher_try_offer(publisher, "x", 1) == SHMBUS_E_FORKED);
+        size_t records = 0;
+        struct seen seen = {0};
+        CHILD_CHECK(shmbus_subscriber_poll(subscriber, remember, &seen, 0, &records) ==
+                    SHMBUS_E_FORKED);
+        CHILD_CHECK(records == 0);
+        shmbus_topic* own = NULL;
+        CHILD_CHECK(shmbus_topic_open(bus, "t", NULL, &own) == SHMBUS_OK);
+        shmbus_publisher* mine = NULL;
+        CHILD_CHECK(shmbus_publisher_open(own, NULL, &mine) == SHMBUS_OK);
+        CHILD_CHECK(shmbus_publisher_offer(mine, "child", 5, SHMBUS_WAIT_FOREVER) == SHMBUS_OK);
+        shmbus_publisher_close(&mine);
+        shmbus_topic_close(&own);
+        _exit(0);
+    }
+    int child_status = 0;
+    CHECK(waitpid(child, &child_status, 0) == child);
+    if (!WIFEXITED(child_status) || WEXITSTATUS(child_status) != 0) {
+        fprintf(stderr, "the child failed: status %d (its CHILD_CHECK line %% 250 + 1)\n",
+                WEXITSTATUS(child_status));
+    }
+    CHECK(WIFEXITED(child_status) && WEXITSTATUS(child_status) == 0);
+
+    struct seen seen = {0};
+    CHECK(poll_all(subscriber, &seen) == 2);
+    CHECK(strcmp(seen.last, "child") == 0);
+    shmbus_publisher_close(&publisher);
+    shmbus_subscriber_close(&subscriber);
+    shmbus_topic_close(&topic);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     CHECK(atexit(remove_bus) == 0);
@@ -912,6 +963,8 @@ int main(void) {
     run("publishers and subscribers outlive their topic handle",
         publishers_and_subscribers_outlive_their_topic_handle);
     run("slots and access are enforced", slots_and_access_are_enforced);
+    run("a forked child is refused its parent's handles and opens its own",
+        a_forked_child_is_refused_its_parents_handles_and_opens_its_own);
     run("null and closed handles are refused, not used",
         null_and_closed_handles_are_refused_not_used);
     run("struct_size is checked both ways", struct_size_is_checked_both_ways);
