@@ -5,6 +5,7 @@
  *   shmbus_topic* topic = NULL;
  *   if (shmbus_topic_open(NULL, "orders", NULL, &topic) != SHMBUS_OK) {
  *       fprintf(stderr, "%s\n", shmbus_last_error_message());
+ *       return 1;
  *   }
  *   shmbus_publisher* publisher = NULL;
  *   shmbus_publisher_open(topic, NULL, &publisher);
@@ -13,8 +14,9 @@
  *   shmbus_topic_close(&topic);
  *
  * Rules that hold for every function:
- *  - Every function returns an int: SHMBUS_OK (0) or a negative shmbus_status. A few return a
- *    non-negative value on success (a descriptor, a boolean, a count), said at each.
+ *  - Every function that can fail returns an int: SHMBUS_OK (0) or a negative shmbus_status. A
+ *    few return a non-negative value on success (a descriptor, a boolean, a count), said at
+ *    each. The *_close and *_init functions cannot fail.
  *  - No C++ exception ever leaves a function. A failure sets a message for this thread,
  *    shmbus_last_error_message(), and the errno of the failing system call, shmbus_last_errno().
  *  - Handles are opaque. A NULL handle is SHMBUS_E_INVALID_ARGUMENT, never a crash.
@@ -50,7 +52,9 @@ extern "C" {
  * first published version of that struct is SHMBUS_E_INVALID_ARGUMENT. One that is larger than
  * this library knows (a program built against a newer header) is accepted only if every byte
  * beyond what this library knows is zero: the caller then asked for nothing this library cannot
- * do. An output struct is filled up to the smaller of its struct_size and this library's size. */
+ * do. An output struct is filled up to the smaller of its struct_size and this library's size.
+ * A later version adds fields only beyond the earlier version's sizeof, never in its trailing
+ * padding, so that every new field changes struct_size. */
 
 /* What a call returns. Data-path outcomes first (shmbus::Status), then setup failures
  * (shmbus::ErrorCode), then the C API's own. The values are part of the ABI: never reused. */
