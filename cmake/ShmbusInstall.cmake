@@ -2,14 +2,14 @@
 #
 #   /usr/bin/shmbusd, /usr/bin/shmbus                      the daemon and the CLI
 #   /usr/lib/<arch>/libshmbus.so.*, libshmbus.a            the library, shared and static
-#   /usr/include/shmbus/...                                its headers
+#   /usr/include/shmbus/...                                its headers (C++ *.hpp, C shmbus.h)
 #   /usr/lib/<arch>/pkgconfig/shmbus.pc                    pkg-config
 #   /usr/lib/<arch>/cmake/shmbus/                          find_package(shmbus): shmbus::shmbus
 #   /usr/lib/systemd/system/shmbusd.service                the unit
 #   /usr/lib/sysusers.d/shmbus.conf                        the user and group shmbus
 #   /usr/lib/tmpfiles.d/shmbus.conf                        /run/shmbus at boot
 #   /etc/shmbus/shmbusd.toml                               the commented default configuration
-#   /usr/share/doc/shmbus/                                 CONFIG.md, SERVICE.md, FORMAT.md, examples
+#   /usr/share/doc/shmbus/                                 CONFIG.md, SERVICE.md, FORMAT.md, C-API.md, examples
 include(CMakePackageConfigHelpers)
 
 set(SHMBUS_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/shmbus)
@@ -21,7 +21,7 @@ install(TARGETS shmbus shmbus_static
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/common/include/shmbus ${PROJECT_SOURCE_DIR}/client/include/shmbus
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-        FILES_MATCHING PATTERN "*.hpp")
+        FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
 install(FILES ${PROJECT_BINARY_DIR}/client/generated/shmbus/version.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/shmbus)
 
@@ -82,7 +82,7 @@ if(SHMBUS_BUILD_DAEMON)
 endif()
 
 install(FILES ${PROJECT_SOURCE_DIR}/docs/CONFIG.md ${PROJECT_SOURCE_DIR}/docs/SERVICE.md
-              ${PROJECT_SOURCE_DIR}/docs/FORMAT.md
+              ${PROJECT_SOURCE_DIR}/docs/FORMAT.md ${PROJECT_SOURCE_DIR}/docs/C-API.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR} OPTIONAL)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples
         PATTERN "build*" EXCLUDE)

@@ -6,9 +6,9 @@
 #      (scripts/test.sh has already built and tested build-package/: it is packaged as it is)
 #   2. apt-get install ./shmbus_*.deb                             (the user shmbus is created)
 #   3. the installed shmbusd --version, and checks of what the package installed
-#   4. build examples/ from /usr/share/doc/shmbus/examples with g++ and clang++, through
-#      find_package(shmbus) and through pkg-config, and run them: pubsub, and the event loops
-#      over three topics (epoll, Boost.Asio) woken through their wake descriptors
+#   4. build examples/ (C++ and C) from /usr/share/doc/shmbus/examples with g++ and clang++,
+#      through find_package(shmbus) and through pkg-config, and run them: pubsub (C++ and C), and
+#      the event loops over three topics (epoll, Boost.Asio) woken through their wake descriptors
 #      (tests/install/examples_test.sh)
 #   5. run the installed shmbusd (as the user shmbus, with the installed configuration) and
 #      exchange records between the examples and the installed shmbus CLI, both ways
@@ -84,8 +84,9 @@ getent group shmbus >/dev/null || fail "the group shmbus was not created"
 [[ -d /run/shmbus && "$(stat -c %U /run/shmbus)" == shmbus ]] || fail "/run/shmbus is missing or not shmbus's"
 for file in /usr/lib/systemd/system/shmbusd.service /usr/lib/sysusers.d/shmbus.conf \
             /usr/lib/tmpfiles.d/shmbus.conf /etc/shmbus/shmbusd.toml \
-            /usr/include/shmbus/shmbus.hpp /usr/share/doc/shmbus/CONFIG.md \
-            /usr/share/doc/shmbus/SERVICE.md /usr/share/doc/shmbus/examples/pubsub.cpp \
+            /usr/include/shmbus/shmbus.hpp /usr/include/shmbus/shmbus.h \
+            /usr/share/doc/shmbus/CONFIG.md /usr/share/doc/shmbus/SERVICE.md \
+            /usr/share/doc/shmbus/examples/pubsub.cpp /usr/share/doc/shmbus/examples/pubsub.c \
             /usr/share/doc/shmbus/examples/epoll_topics.cpp \
             /usr/share/doc/shmbus/examples/asio_topics.cpp; do
   [[ -f "$file" ]] || fail "$file was not installed"

@@ -74,8 +74,9 @@ cmake --build "$root/build-package" -j "$jobs"
 run_ctest build-package
 
 stage "ASan+UBSan build (clang++): all tests"
-# clang++ here and g++ elsewhere: every stage's -Werror holds with both compilers.
-CXX=clang++ configure_and_build build-asan -DSHMBUS_SANITIZE=address,undefined
+# clang++ here and g++ elsewhere: every stage's -Werror holds with both compilers. clang for the
+# C tests too (tests/c_api): one sanitizer runtime, the one clang links into the executable.
+CC=clang CXX=clang++ configure_and_build build-asan -DSHMBUS_SANITIZE=address,undefined
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_ctest build-asan
 

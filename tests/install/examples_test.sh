@@ -2,10 +2,13 @@
 # Builds examples/ against an installed shmbus the ways a user would, with nothing from the
 # source or build tree, and runs each against the installed shmbusd:
 #
-#   g++      + pkg-config      (examples/Makefile)           all three examples
-#   clang++  + pkg-config                                    pubsub.cpp
-#   g++      + find_package(shmbus)   (examples/CMakeLists.txt)   all three examples
-#   clang++  + find_package(shmbus)                          pubsub.cpp
+#   g++ / gcc        + pkg-config      (examples/Makefile)           every example
+#   clang++ / clang  + pkg-config                                    pubsub.cpp, pubsub.c
+#   g++ / gcc        + find_package(shmbus)   (examples/CMakeLists.txt)   every example
+#   clang++ / clang  + find_package(shmbus)                          pubsub.cpp, pubsub.c
+#
+# Each way builds the C++ pubsub (pubsub.cpp) and the C one (pubsub.c, through shmbus.h, compiled
+# with `cc -std=c11` and pkg-config's flags: they must be a C compiler's flags too).
 #
 # Usage:
 #   examples_test.sh --prefix DIR     an install made with `cmake --install BUILD --prefix DIR`
@@ -14,11 +17,12 @@
 #   examples_test.sh --install BUILD  installs BUILD into a temporary prefix first (ctest)
 #
 # Each example binary must load libshmbus.so from the install, never from the build tree. Each
-# pubsub build publishes 50 records through the installed shmbusd and another reads them back.
-# Each event-loop build (epoll_topics.cpp, asio_topics.cpp) reads three topics: records published
-# before it started, and records the installed `shmbus pub` publishes once it says it waits (so
-# that they wake it through the wake descriptors); it must print each topic's records in order,
-# and stop by itself at --count, and at --seconds.
+# pubsub build publishes 50 records through the installed shmbusd and another reads them back
+# (C++ and C binaries alternate, so each API reads what the other wrote). Each event-loop build
+# (epoll_topics.cpp, asio_topics.cpp) reads three topics: records published before it started,
+# and records the installed `shmbus pub` publishes once it says it waits (so that they wake it
+# through the wake descriptors); it must print each topic's records in order, and stop by itself
+# at --count, and at --seconds.
 # Exit status: 0 all passed, 1 a failure, 77 skipped (a sanitizer build: its library needs the
 # sanitizer runtime that a plain example does not link).
 set -euo pipefail
@@ -56,7 +60,7 @@ case "$mode" in
   *) sed -n '2,20p' "$0" >&2; exit 2 ;;
 esac
 
-for tool in g++ clang++ pkg-config cmake make timeout; do
+for tool in g++ clang++ gcc clang pkg-config cmake make timeout; do
   command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/install-deps.sh)"
 done
 
@@ -74,7 +78,7 @@ else
   shmbusd=$(command -v shmbusd) || fail "shmbusd is not on PATH"
   cli=$(command -v shmbus) || fail "the shmbus CLI is not on PATH"
 fi
-for source in pubsub.cpp epoll_topics.cpp asio_topics.cpp; do
+for source in pubsub.cpp pubsub.c epoll_topics.cpp asio_topics.cpp; do
   [[ -f "$examples/$source" ]] || fail "no $source in $examples"
 done
 libdir=$(pkg-config --variable=libdir shmbus)
@@ -82,31 +86,40 @@ library=$(readlink -f "$libdir/libshmbus.so")
 [[ -f "$library" ]] || fail "pkg-config's libdir $libdir holds no libshmbus.so"
 echo "pkg-config: $(pkg-config --modversion shmbus), $(pkg-config --cflags --libs shmbus)"
 
-built=()        # pubsub.cpp, each build
+# C users get no C++ flags from pkg-config (shmbus.pc's Cflags serve both languages).
+[[ "$(pkg-config --cflags shmbus)" != *-std=* ]] || fail "shmbus.pc's Cflags name a language standard"
+
+built=()        # pubsub.cpp and pubsub.c, each build
 event_loops=()  # epoll_topics.cpp and asio_topics.cpp, the g++ builds
 for compiler in g++ clang++; do
-  # g++ builds every example (the Makefile's and CMake's default); clang++ builds pubsub.cpp.
+  c_compiler=${compiler%++}
+  [[ "$c_compiler" == g ]] && c_compiler=gcc
+  # g++ builds every example (the Makefile's and CMake's default); clang++ the two pubsubs.
   make_targets=() cmake_targets=()
   if [[ "$compiler" == clang++ ]]; then
-    make_targets=(shmbus-example) cmake_targets=(--target shmbus-example)
+    make_targets=(shmbus-example shmbus-example-c)
+    cmake_targets=(--target shmbus-example shmbus-example-c)
   fi
   out=$work/make-$compiler
   mkdir -p "$out"
-  # An rpath to the install's libdir, as a user of a private prefix would set one.
-  make -s -C "$out" -f "$examples/Makefile" CXX="$compiler" \
-    LDFLAGS="-Wl,-rpath,$libdir" "${make_targets[@]}" >"$out.log" 2>&1 ||
-    { cat "$out.log" >&2; fail "$compiler with pkg-config"; }
-  built+=("$out/shmbus-example")
+  # An rpath to the install's libdir, as a user of a private prefix would set one. Warnings are
+  # errors for the C example: shmbus.h must compile cleanly as strict C11.
+  make -s -C "$out" -f "$examples/Makefile" CXX="$compiler" CC="$c_compiler" \
+    CFLAGS="-O2 -Wall -Wextra -pedantic -Werror" LDFLAGS="-Wl,-rpath,$libdir" \
+    "${make_targets[@]}" >"$out.log" 2>&1 ||
+    { cat "$out.log" >&2; fail "$compiler / $c_compiler with pkg-config"; }
+  built+=("$out/shmbus-example" "$out/shmbus-example-c")
   ((${#make_targets[@]})) || event_loops+=("$out/shmbus-epoll-topics" "$out/shmbus-asio-topics")
-  echo "built with $compiler and pkg-config"
+  echo "built with $compiler / $c_compiler and pkg-config"
 
   out=$work/cmake-$compiler
-  cmake -S "$examples" -B "$out" -DCMAKE_CXX_COMPILER="$compiler" >"$out.log" 2>&1 &&
+  cmake -S "$examples" -B "$out" -DCMAKE_CXX_COMPILER="$compiler" \
+    -DCMAKE_C_COMPILER="$c_compiler" >"$out.log" 2>&1 &&
     cmake --build "$out" "${cmake_targets[@]}" >>"$out.log" 2>&1 ||
-    { cat "$out.log" >&2; fail "$compiler with find_package(shmbus)"; }
-  built+=("$out/shmbus-example")
+    { cat "$out.log" >&2; fail "$compiler / $c_compiler with find_package(shmbus)"; }
+  built+=("$out/shmbus-example" "$out/shmbus-example-c")
   ((${#cmake_targets[@]})) || event_loops+=("$out/shmbus-epoll-topics" "$out/shmbus-asio-topics")
-  echo "built with $compiler and find_package(shmbus)"
+  echo "built with $compiler / $c_compiler and find_package(shmbus)"
 done
 
 for example in "${built[@]}" "${event_loops[@]}"; do
