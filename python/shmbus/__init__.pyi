@@ -88,6 +88,21 @@ class Topic:
         directory_mode: int = 0o755,
         exist_ok: bool = False,
     ) -> Topic: ...
+    @classmethod
+    def open_or_create(
+        cls,
+        name: str,
+        bus_dir: Optional[_Path] = None,
+        *,
+        access: Literal["publish", "subscribe", "admin"] = "publish",
+        prefault: bool = True,
+        capacity: int = 1 << 20,
+        max_record_size: int = 64 << 10,
+        max_publishers: int = 16,
+        max_subscribers: int = 64,
+        policy: Literal["block", "overwrite"] = "block",
+        timestamps: bool = True,
+    ) -> Topic: ...
     @staticmethod
     def remove(name: str, bus_dir: Optional[_Path] = None) -> bool: ...
     def stat(self) -> dict[str, Union[int, str, bool]]: ...

@@ -17,7 +17,7 @@ shmbus_topic* shmbus_py_topic_handle(PyObject* object) {
 }
 
 static const char* directory_chars(PyObject* directory) {
-    return directory == Py_None ? NULL : PyBytes_AS_STRING(directory);
+    return directory == NULL || directory == Py_None ? NULL : PyBytes_AS_STRING(directory);
 }
 
 /* "subscribe" / "publish" / "admin" to a shmbus_access. */
@@ -151,6 +151,60 @@ static PyObject* topic_create(PyObject* type, PyObject* args, PyObject* kwargs) 
     return result;
 }
 
+static PyObject* topic_open_or_create(PyObject* type, PyObject* args, PyObject* kwargs) {
+    static char* keywords[] = {
+        "name",           "bus_dir",         "access", "prefault",   "capacity", "max_record_size",
+        "max_publishers", "max_subscribers", "policy", "timestamps", NULL};
+    shmbus_topic_options options;
+    shmbus_topic_options_init(&options);
+    shmbus_open_options open_options;
+    shmbus_open_options_init(&open_options);
+    const char* name = NULL;
+    PyObject* directory = NULL;
+    const char* access = "publish";
+    int prefault = 1;
+    unsigned long long capacity = options.capacity;
+    unsigned int max_record_size = options.max_record_size;
+    unsigned int max_publishers = options.max_publishers;
+    unsigned int max_subscribers = options.max_subscribers;
+    const char* policy = "block";
+    int timestamps = options.timestamps;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|O&$spKIIIsp:Topic.open_or_create", keywords,
+                                     &name, shmbus_py_directory_converter, &directory, &access,
+                                     &prefault, &capacity, &max_record_size, &max_publishers,
+                                     &max_subscribers, &policy, &timestamps)) {
+        return NULL;
+    }
+    options.capacity = capacity;
+    options.max_record_size = max_record_size;
+    options.max_publishers = max_publishers;
+    options.max_subscribers = max_subscribers;
+    options.timestamps = timestamps != 0;
+    open_options.prefault = prefault != 0;
+    PyObject* result = NULL;
+    if (parse_policy(policy, &options.policy) && parse_access(access, &open_options.access)) {
+        shmbus_py_topic* topic =
+            (shmbus_py_topic*)PyType_GenericNew((PyTypeObject*)type, NULL, NULL);
+        if (topic != NULL) {
+            int status;
+            shmbus_topic* handle = NULL;
+            Py_BEGIN_ALLOW_THREADS;
+            status = shmbus_topic_open_or_create(directory_chars(directory), name, &options,
+                                                 &open_options, &handle);
+            Py_END_ALLOW_THREADS;
+            if (status == SHMBUS_OK) {
+                topic->handle = handle;
+                result = (PyObject*)topic;
+            } else {
+                Py_DECREF(topic);
+                shmbus_py_raise(status);
+            }
+        }
+    }
+    Py_XDECREF(directory);
+    return result;
+}
+
 static PyObject* topic_remove(PyObject* type, PyObject* args, PyObject* kwargs) {
     (void)type;
     static char* keywords[] = {"name", "bus_dir", NULL};
@@ -250,6 +304,14 @@ static PyMethodDef topic_methods[] = {
      "power of two; policy 'block' is lossless (publishers wait for the slowest subscriber),\n"
      "'overwrite' never makes publishers wait. Raises Exists (unless exist_ok),\n"
      "InvalidArgument, NoSpace, PermissionDenied."},
+    {"open_or_create", (PyCFunction)(void (*)(void))topic_open_or_create,
+     METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+     "Topic.open_or_create(name, bus_dir=None, *, access='publish', prefault=True,\n"
+     "                     capacity=..., max_record_size=..., max_publishers=...,\n"
+     "                     max_subscribers=..., policy='block', timestamps=True) -> Topic\n\n"
+     "Opens a topic; a missing one is first asked of the shmbusd supervising bus_dir, which\n"
+     "creates it (with its own defaults where its configuration says so). NotFound when no\n"
+     "daemon listens."},
     {"remove", (PyCFunction)(void (*)(void))topic_remove,
      METH_VARARGS | METH_KEYWORDS | METH_STATIC,
      "Topic.remove(name, bus_dir=None) -> bool\n\n"

@@ -129,3 +129,12 @@ def test_a_record_payload_is_read_only(make_topic):
     copy = bytearray(5)
     copy[:] = record  # reading it is fine
     assert copy == b"const"
+
+
+def test_open_or_create_opens_an_existing_topic_and_needs_shmbusd_for_a_missing_one(
+        make_topic, bus_dir):
+    make_topic("there")
+    with shmbus.Topic.open_or_create("there", bus_dir, access="subscribe") as topic:
+        assert topic.name == "there"
+    with pytest.raises(shmbus.NotFound):
+        shmbus.Topic.open_or_create("missing", bus_dir)  # no daemon supervises bus_dir

@@ -201,3 +201,12 @@ def test_the_module_reports_versions():
     assert shmbus.C_ABI_VERSION == 1
     assert shmbus.format_version() > 0
     assert shmbus.strerror(-2) == "timed out"
+
+
+def test_without_a_bus_dir_the_topic_lives_in_shmbus_dir(bus_dir, monkeypatch):
+    monkeypatch.setenv("SHMBUS_DIR", bus_dir)
+    with shmbus.Topic.create("env", capacity=1 << 16, max_record_size=64) as created:
+        assert created.directory == bus_dir
+    with shmbus.Topic.open("env") as topic, shmbus.Topic.open_or_create("env") as again:
+        assert topic.directory == again.directory == bus_dir
+    assert shmbus.Topic.remove("env")
