@@ -1,6 +1,7 @@
 """Misuse raises a shmbus.Error with the status and the message: never a crash."""
 
 import ctypes
+import os
 
 import pytest
 
@@ -138,3 +139,26 @@ def test_open_or_create_opens_an_existing_topic_and_needs_shmbusd_for_a_missing_
         assert topic.name == "there"
     with pytest.raises(shmbus.NotFound):
         shmbus.Topic.open_or_create("missing", bus_dir)  # no daemon supervises bus_dir
+
+
+def test_a_parents_handles_raise_forked_in_a_child_which_opens_its_own(make_topic, bus_dir):
+    topic = make_topic()
+    publisher = shmbus.Publisher(topic)
+    subscriber = shmbus.Subscriber(topic)
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit status only
+        status = 1
+        try:
+            try:
+                publisher.publish(b"from the child")
+            except shmbus.Forked:
+                with shmbus.Topic.open("t", bus_dir) as own:
+                    shmbus.Publisher(own).publish(b"own")
+                status = 0
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert bytes(subscriber.receive(timeout=5)) == b"own"
+    publisher.publish(b"parent")  # the parent's handles go on working
+    assert bytes(subscriber.receive(timeout=5)) == b"parent"
