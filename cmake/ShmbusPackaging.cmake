@@ -40,10 +40,7 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
 set(SHMBUS_SYSUSERS_FILE ${CMAKE_INSTALL_PREFIX}/lib/sysusers.d/shmbus.conf)
 set(SHMBUS_TMPFILES_FILE ${CMAKE_INSTALL_PREFIX}/lib/tmpfiles.d/shmbus.conf)
 set(SHMBUS_CONFFILE ${CMAKE_INSTALL_FULL_SYSCONFDIR}/shmbus/shmbusd.toml)
-set(SHMBUS_PYTHON_PACKAGE_DIR "")
-if(SHMBUS_BUILD_PYTHON)
-  set(SHMBUS_PYTHON_PACKAGE_DIR ${CMAKE_INSTALL_PREFIX}/${SHMBUS_PYTHON_INSTALL_DIR}/shmbus)
-endif()
+# SHMBUS_PYTHON_PACKAGE_DIR: set by python/CMakeLists.txt when it builds the Python package.
 foreach(script IN ITEMS postinst prerm postrm conffiles)
   configure_file(${PROJECT_SOURCE_DIR}/cmake/debian/${script}.in
                  ${PROJECT_BINARY_DIR}/debian/${script} @ONLY)
