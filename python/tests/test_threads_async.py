@@ -141,3 +141,24 @@ def test_the_async_iterator_removes_its_reader_when_it_ends(make_topic):
         assert loop.remove_reader(subscriber.fileno())
 
     asyncio.run(asyncio.wait_for(main(), timeout=10))
+
+
+def test_the_wake_descriptor_becomes_readable_once_armed_and_a_record_comes(make_topic):
+    import select
+
+    topic = make_topic()
+    subscriber = shmbus.Subscriber(topic)
+    publisher = shmbus.Publisher(topic)
+    fd = subscriber.fileno()
+    assert fd == subscriber.wake_fd >= 0
+    assert subscriber.arm() is False  # nothing there: the descriptor will say when
+    assert select.select([fd], [], [], 0)[0] == []
+    publisher.publish(b"x")
+    assert select.select([fd], [], [], 5)[0] == [fd]
+    assert subscriber.ready()
+    assert bytes(subscriber.receive(0)) == b"x"
+    assert subscriber.receive(0) is None
+    assert subscriber.arm() is False  # drained, armed again
+    assert select.select([fd], [], [], 0)[0] == []
+    publisher.publish(b"y")
+    assert subscriber.arm() is True  # something came: receive before waiting
