@@ -64,20 +64,22 @@ static int record_traverse(PyObject* object, visitproc visit, void* arg) {
     return 0;
 }
 
+/* Breaks the cycle record -> view -> record. The subscriber stays referenced until the record
+ * is freed: it keeps the ring mapped for any buffer still pointing into it. */
 static int record_clear(PyObject* object) {
+    Py_CLEAR(((shmbus_py_record*)object)->view);
+    return 0;
+}
+
+static void record_dealloc(PyObject* object) {
     shmbus_py_record* self = (shmbus_py_record*)object;
+    PyObject_GC_UnTrack(object);
     Py_CLEAR(self->view);
     if (self->subscriber != NULL && self->subscriber->current == self) {
         self->subscriber->current = NULL;
     }
     Py_CLEAR(self->subscriber);
-    return 0;
-}
-
-static void record_dealloc(PyObject* object) {
-    PyObject_GC_UnTrack(object);
-    record_clear(object);
-    Py_CLEAR(((shmbus_py_record*)object)->owned);
+    Py_CLEAR(self->owned);
     Py_TYPE(object)->tp_free(object);
 }
 
