@@ -9,7 +9,8 @@
 #   /usr/lib/sysusers.d/shmbus.conf                        the user and group shmbus
 #   /usr/lib/tmpfiles.d/shmbus.conf                        /run/shmbus at boot
 #   /etc/shmbus/shmbusd.toml                               the commented default configuration
-#   /usr/share/doc/shmbus/                                 CONFIG.md, SERVICE.md, FORMAT.md, C-API.md, examples
+#   /usr/lib/python3/dist-packages/shmbus/                 the Python package (python/CMakeLists.txt)
+#   /usr/share/doc/shmbus/                                 CONFIG.md, SERVICE.md, FORMAT.md, C-API.md, PYTHON.md, examples
 include(CMakePackageConfigHelpers)
 
 set(SHMBUS_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/shmbus)
@@ -83,6 +84,7 @@ endif()
 
 install(FILES ${PROJECT_SOURCE_DIR}/docs/CONFIG.md ${PROJECT_SOURCE_DIR}/docs/SERVICE.md
               ${PROJECT_SOURCE_DIR}/docs/FORMAT.md ${PROJECT_SOURCE_DIR}/docs/C-API.md
+              ${PROJECT_SOURCE_DIR}/docs/PYTHON.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR} OPTIONAL)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples
         PATTERN "build*" EXCLUDE)

@@ -20,8 +20,9 @@ string(CONCAT CPACK_DEBIAN_PACKAGE_DESCRIPTION
        "topic files: lock-free publishing, and every subscriber sees every record.\n"
        "\n"
        "This package holds libshmbus (shared and static, with headers, pkg-config and\n"
-       "CMake files), the shmbus command-line tool, and shmbusd, the daemon that\n"
-       "supervises /run/shmbus as a systemd service.")
+       "CMake files), the shmbus command-line tool, shmbusd, the daemon that\n"
+       "supervises /run/shmbus as a systemd service, and the Python package shmbus\n"
+       "for python3.")
 set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_STRIP_FILES TRUE)
@@ -30,11 +31,16 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # useradd (package passwd) is the fallback where systemd-sysusers is missing.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd")
+if(SHMBUS_PYTHON_DEBIAN_SUGGESTS)
+  # The Python package serves the python3 it was built for (python/CMakeLists.txt).
+  set(CPACK_DEBIAN_PACKAGE_SUGGESTS "${SHMBUS_PYTHON_DEBIAN_SUGGESTS}")
+endif()
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
 
 set(SHMBUS_SYSUSERS_FILE ${CMAKE_INSTALL_PREFIX}/lib/sysusers.d/shmbus.conf)
 set(SHMBUS_TMPFILES_FILE ${CMAKE_INSTALL_PREFIX}/lib/tmpfiles.d/shmbus.conf)
 set(SHMBUS_CONFFILE ${CMAKE_INSTALL_FULL_SYSCONFDIR}/shmbus/shmbusd.toml)
+# SHMBUS_PYTHON_PACKAGE_DIR: set by python/CMakeLists.txt when it builds the Python package.
 foreach(script IN ITEMS postinst prerm postrm conffiles)
   configure_file(${PROJECT_SOURCE_DIR}/cmake/debian/${script}.in
                  ${PROJECT_BINARY_DIR}/debian/${script} @ONLY)

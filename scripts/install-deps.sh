@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything shmbus needs to build, run and test, from Debian 12 packages.
-#   scripts/install-deps.sh            build, run, tests
+#   scripts/install-deps.sh            build, run, tests (the Python package's too)
 #   scripts/install-deps.sh --bench    also the benchmark peers (ZeroMQ, iceoryx, gnuplot)
 set -euo pipefail
 
@@ -9,6 +9,7 @@ packages=(
   libboost-dev libspdlog-dev libfmt-dev doctest-dev libcli11-dev
   libtomlplusplus-dev libsystemd-dev systemd systemd-container
   clang libclang-rt-14-dev strace procps util-linux psmisc file python3
+  python3-dev python3-pytest python3-numpy
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(libzmq3-dev iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev gnuplot-nox linux-perf

@@ -10,20 +10,26 @@
 #      through find_package(shmbus) and through pkg-config, and run them: pubsub (C++ and C), and
 #      the event loops over three topics (epoll, Boost.Asio) woken through their wake descriptors
 #      (tests/install/examples_test.sh)
-#   5. run the installed shmbusd (as the user shmbus, with the installed configuration) and
-#      exchange records between the examples and the installed shmbus CLI, both ways
-#   6. the installed service under a real systemd, hardening in force (scripts/service-test.sh;
+#   5. the Python package: import shmbus with Debian's python3, run examples/pubsub.py
+#   6. run the installed shmbusd (as the user shmbus, with the installed configuration) and
+#      exchange records between the examples (C++, C, Python) and the installed shmbus CLI,
+#      both ways
+#   7. the installed service under a real systemd, hardening in force (scripts/service-test.sh;
 #      it boots systemd in private namespaces where the machine does not run it)
-#   7. apt-get purge shmbus, and check it is gone
+#   8. apt-get purge shmbus, and check it is gone
 #
 # Leaves the machine as it found it (but for the user shmbus, which Debian never removes).
-# Env: JOBS (parallel build jobs, default: number of CPUs), KEEP_PACKAGE=1 (skip step 6).
+# Env: JOBS (parallel build jobs, default: number of CPUs), KEEP_PACKAGE=1 (skip step 7).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
 build=$root/build-package
 work=$(mktemp -d /tmp/shmbus-package-test.XXXXXX)
 jobs=${JOBS:-$(nproc)}
+# The package installs its Python package for Debian's python3 (dist-packages), whatever else
+# is first on PATH.
+python3=/usr/bin/python3
+python_package=/usr/lib/python3/dist-packages/shmbus
 daemon_pid=""
 installed=0
 
@@ -100,6 +106,21 @@ pkg-config --modversion shmbus
 step "the examples, built against the package with g++ and clang++, with pkg-config and CMake"
 "$root/tests/install/examples_test.sh" --system
 
+step "the Python package, with $python3"
+[[ -f "$python_package/__init__.py" && -f "$python_package/py.typed" ]] ||
+  fail "the Python package was not installed in $python_package"
+"$python3" -c 'import shmbus'
+"$python3" -c 'import shmbus; print("shmbus", shmbus.__version__, "from", shmbus.__file__)'
+[[ "$("$python3" -c 'import shmbus; print(shmbus.__file__)')" == "$python_package/__init__.py" ]] ||
+  fail "python3 imports shmbus from somewhere else than $python_package"
+extension=$(ls "$python_package"/_shmbus.*.so)
+linked=$(ldd "$extension" | sed -nE 's/.*libshmbus\.so\.[0-9]+ => ([^ ]+).*/\1/p')
+[[ -n "$linked" && "$(readlink -f "$linked")" == "$(readlink -f "$(pkg-config --variable=libdir shmbus)/libshmbus.so")" ]] ||
+  fail "$extension does not use the installed libshmbus (it uses '${linked:-nothing}')"
+(cd "$work" && "$python3" /usr/share/doc/shmbus/examples/pubsub.py) > "$work/pubsub.py.out"
+cat "$work/pubsub.py.out"
+grep -qx "1 in place" "$work/pubsub.py.out" || fail "examples/pubsub.py did not print its records"
+
 step "building the example with find_package(shmbus)"
 cp -r /usr/share/doc/shmbus/examples "$work/examples"
 cmake -S "$work/examples" -B "$work/cmake-build" >/dev/null
@@ -151,6 +172,18 @@ expected=$(seq 1 100 | sed 's/^/record /')
 [[ "$received" == "$expected" ]] || fail "the example did not receive what shmbus pub published"
 echo "shmbus pub -> example (pkg-config): 100 records"
 
+# The Python example, both ways: it asks the daemon for its topic and publishes; it reads what
+# the CLI published.
+"$python3" /usr/share/doc/shmbus/examples/pubsub.py pub python-to-cli 100
+received=$(timeout 30 shmbus sub --from earliest --count 100 python-to-cli)
+expected=$(for i in $(seq 0 99); do echo "hello $i"; done)
+[[ "$received" == "$expected" ]] || fail "shmbus sub did not receive what examples/pubsub.py published"
+echo "examples/pubsub.py -> shmbus sub: 100 records"
+received=$(timeout 30 "$python3" /usr/share/doc/shmbus/examples/pubsub.py sub from-cli 100)
+expected=$(seq 1 100 | sed 's/^/record /')
+[[ "$received" == "$expected" ]] || fail "examples/pubsub.py did not receive what shmbus pub published"
+echo "shmbus pub -> examples/pubsub.py: 100 records"
+
 shmbus stat to-cli
 kill "$daemon_pid"
 wait "$daemon_pid" || fail "shmbusd did not exit 0 on SIGTERM"
@@ -172,6 +205,7 @@ fi
 step "apt-get purge shmbus"
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq shmbus >/dev/null
 installed=0
-[[ ! -e /usr/bin/shmbusd && ! -e /usr/include/shmbus && ! -e /etc/shmbus/shmbusd.toml ]] ||
+[[ ! -e /usr/bin/shmbusd && ! -e /usr/include/shmbus && ! -e /etc/shmbus/shmbusd.toml &&
+   ! -e "$python_package" ]] ||
   fail "files were left behind after the purge"
 step "all package checks passed"
