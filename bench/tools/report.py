@@ -82,6 +82,8 @@ def median(summary):
 
 
 def table(header, rows):
+    if not rows:
+        return "Not measured in this sweep (`bench/run.sh --only` runs a subset).\n"
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     for row in rows:
         lines.append("| " + " | ".join(str(c) for c in row) + " |")
@@ -821,7 +823,7 @@ def write_chart(report, chart_path, work_dir):
     throughput = [r for r in report.chart_rows["throughput"] if r[1]]
     if not latency or not throughput:
         print("report: too few results for a chart; none written")
-        return
+        return False
     lat_file = os.path.join(work_dir, "latency.dat")
     thr_file = os.path.join(work_dir, "throughput.dat")
     with open(lat_file, "w") as f:
@@ -833,6 +835,7 @@ def write_chart(report, chart_path, work_dir):
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "chart.gp")
     subprocess.run(["gnuplot", "-e", f"latency='{lat_file}'; throughput='{thr_file}'; "
                     f"output='{chart_path}'", script], check=True)
+    return True
 
 
 def main():
@@ -867,9 +870,13 @@ def main():
             analysis = f.read()
     report = Report(Results(rows), machine, runs, syscalls, analysis, args.command, instructions)
     text = report.write()
+    if not write_chart(report, os.path.abspath(args.chart), args.results[0]):
+        # No chart for this sweep: neither point at one nor leave an older sweep's beside it.
+        text = text.replace("![latency and throughput per peer](benchmarks.png)\n\n", "")
+        if os.path.exists(args.chart):
+            os.remove(args.chart)
     with open(args.doc, "w") as f:
         f.write(text)
-    write_chart(report, os.path.abspath(args.chart), args.results[0])
     missed = [t[0] for t in report.targets if t[3] is False]
     print(f"report: {args.doc}, {args.chart}; {len(report.targets)} targets, "
           f"{len(missed)} missed" + (": " + "; ".join(missed) if missed else ""))
