@@ -261,9 +261,12 @@ bool Subscriber::arm() noexcept {
     // refused it, a light publisher's commit may go unsignalled: say "look again" every time,
     // which turns the caller's loop into polling rather than losing a record.
     if (!sync::heavy_fence()) return true;
-    // The bit stays set when there is work: a publisher may signal it, which costs one spurious
-    // wake-up of the event loop at most.
-    return has_work();
+    if (!has_work()) return false;
+    // Work already: the caller polls rather than waits, and arms again before it does. Take the
+    // bit back, so that the publishers of the records it is about to read do not each write a
+    // byte (a system call on their side, a drain on ours) for a subscriber that is awake.
+    sync::clear_bit(view_.state->sleeping_subscribers, index_);
+    return true;
 }
 
 Status Subscriber::check_slot() noexcept {

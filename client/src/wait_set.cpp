@@ -108,7 +108,14 @@ bool WaitSet::arm_and_look() {
     }
     const bool fenced = subscribers_.empty() || sync::heavy_fence();
     for (const Member& member : subscribers_) {
-        if (member.subscriber->ready()) ready_.push_back({member.key, EPOLLIN, true});
+        Subscriber& subscriber = *member.subscriber;
+        if (!subscriber.ready()) continue;
+        ready_.push_back({member.key, EPOLLIN, true});
+        // Awake until the next wait() arms it again: as Subscriber::arm, take the bit back so
+        // that publishers do not write bytes for it meanwhile.
+        if (subscriber.attached_) {
+            sync::clear_bit(subscriber.view_.state->sleeping_subscribers, subscriber.index_);
+        }
     }
     return fenced;
 }
