@@ -45,7 +45,8 @@ targets=(shmbus_harness shmbus_instructions shmbus_cli shmbusd)
 python_flags=()
 if [[ -f "$build/python/shmbus/__init__.py" ]]; then
   targets+=(shmbus_python)
-  python=$(sed -n 's/^Python3_EXECUTABLE:[A-Z]*=//p' "$build/CMakeCache.txt")
+  # The interpreter the package was built for: -DPython3_EXECUTABLE, else the one CMake found.
+  python=$(sed -n 's/^_\{0,1\}Python3_EXECUTABLE:[A-Z]*=//p' "$build/CMakeCache.txt" | head -n 1)
   python_flags=(--python-path "$build/python" --python "${python:-python3}")
 else
   echo "run.sh: shmbus's Python package is not built here (no Python headers): no python rows"
