@@ -277,9 +277,13 @@ def busy_ns():
     return (user + nice + system + irq + softirq + steal) * 1e9 / os.sysconf("SC_CLK_TCK")
 
 
-def children_cpu_ns():
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (usage.ru_utime + usage.ru_stime) * 1e9
+def own_cpu_ns():
+    """CPU time of this process and of its finished children: the case's own."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += (usage.ru_utime + usage.ru_stime) * 1e9
+    return total
 
 
 def run(args):
@@ -304,7 +308,7 @@ def run(args):
                                  traceback.format_exc().strip().splitlines()[-1]))
                     sys.exit(1)
             return body
-        cpu_before = children_cpu_ns()
+        cpu_before = own_cpu_ns()
         busy_before = busy_ns()
         window_start = time.monotonic_ns()
         processes = [context.Process(target=guarded(side), daemon=True) for side in sides]
@@ -332,7 +336,7 @@ def run(args):
             elif process.exitcode != 0 and not failures:
                 failures.append(f"a process exited with {process.exitcode}")
         window = time.monotonic_ns() - window_start
-        own = children_cpu_ns() - cpu_before
+        own = own_cpu_ns() - cpu_before
         out["window_ns"] = window
         out["own_cpu_ns"] = own
         out["foreign_cpu_ns"] = max(0.0, busy_ns() - busy_before - own)

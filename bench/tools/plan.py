@@ -8,7 +8,10 @@ shmbus rows measure the topic users get by default (`shmbus create`: timestamps 
 labelled 'ts-off' is the same topic with timestamps off, and 'shmbus fd' the same topic read by a
 subscriber that sleeps in epoll on its wake descriptor (--mode fd) rather than on its semaphore.
 'cache-line' is the floor: one line bounced between two processes, latency only, records of at
-most 64 bytes. 'eventfd' is a ring in shared memory with an eventfd for a doorbell.
+most 64 bytes. 'eventfd' is a ring in shared memory with an eventfd for a doorbell. 'shmbus-c'
+is shmbus through its C API (shmbus.h). Cases with 'runner': 'python' are not the harness's:
+the sweep runs them with bench/python/python_peers.py (shmbus's Python package, pyzmq,
+multiprocessing.Queue).
 """
 
 import os

@@ -3,7 +3,8 @@
 machine, and writes the raw results under --results:
 
   machine.json     the machine, kernel, compiler and shmbus commit
-  results.jsonl    one line per case and run (shmbus-harness's line, plus run, group, attempt)
+  results.jsonl    one line per case and run (shmbus-harness's line, or python_peers.py's for
+                   the python cases, plus run, group, attempt)
   runs.jsonl       each run's start and end: time and load average
   syscalls.json    system calls per record (strace), once per sweep
   roudi.log        iox-roudi's output
