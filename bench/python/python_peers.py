@@ -46,8 +46,8 @@ import time
 import traceback
 
 SEQUENCE = struct.Struct("<Q")
-# What the stream writer and the ping side send ahead of the records, so that the other side
-# is known to be attached and waiting (shmbus subscribers start at the latest record).
+# How long the writer (or the ping side) waits for the other side to attach and say so: it
+# sends nothing before (a shmbus subscriber starts at the latest record).
 READY_TIMEOUT_S = 30
 
 
