@@ -3,8 +3,9 @@
 #
 #   bench/run.sh [--runs N] [--quick] [--no-wait] [--only REGEX]
 #
-#   1. installs the peers it lacks (scripts/install-deps.sh --bench: ZeroMQ, iceoryx, gnuplot)
-#   2. builds shmbus-harness and shmbus in build-bench/ (Release, -O2)
+#   1. installs the peers it lacks (scripts/install-deps.sh --bench: ZeroMQ, pyzmq, iceoryx,
+#      gnuplot)
+#   2. builds shmbus-harness, shmbus and the Python package in build-bench/ (Release, -O2)
 #   3. runs every case N times (default 3) on a quiet machine, RouDi started for iceoryx;
 #      raw results in bench/results/<date>/
 #   4. writes docs/BENCHMARKS.md and docs/benchmarks.png
@@ -27,7 +28,7 @@ for ((i = 1; i <= $#; i++)); do
     --quick) quick=1; sweep_flags+=(--quick) ;;
     --no-wait) sweep_flags+=(--no-wait) ;;
     --only) i=$((i + 1)); sweep_flags+=(--only "${!i}"); quick=1 ;;
-    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -38,15 +39,26 @@ done
 build="$root/build-bench"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -g -DNDEBUG" \
       -DSHMBUS_BUILD_BENCH=ON -DSHMBUS_BUILD_TESTS=OFF -DSHMBUS_BUILD_DAEMON=ON >/dev/null
-cmake --build "$build" -j "${JOBS:-2}" --target shmbus_harness shmbus_instructions shmbus_cli \
-  shmbusd
+targets=(shmbus_harness shmbus_instructions shmbus_cli shmbusd)
+# shmbus's Python package, where the Python headers are (python/CMakeLists.txt): the configure
+# step writes its pure-Python files into the build tree only then.
+python_flags=()
+if [[ -f "$build/python/shmbus/__init__.py" ]]; then
+  targets+=(shmbus_python)
+  # The interpreter the package was built for: -DPython3_EXECUTABLE, else the one CMake found.
+  python=$(sed -n 's/^_\{0,1\}Python3_EXECUTABLE:[A-Z]*=//p' "$build/CMakeCache.txt" | head -n 1)
+  python_flags=(--python-path "$build/python" --python "${python:-python3}")
+else
+  echo "run.sh: shmbus's Python package is not built here (no Python headers): no python rows"
+fi
+cmake --build "$build" -j "${JOBS:-2}" --target "${targets[@]}"
 
 results="$root/bench/results/$(date -u +%Y%m%d-%H%M%S)"
 set +e
 python3 "$root/bench/tools/sweep.py" --harness "$build/bench/shmbus-harness" \
   --cli "$build/client/cli/shmbus" --daemon "$build/daemon/shmbusd" \
   --instructions "$build/bench/shmbus-instructions" --results "$results" --runs "$runs" \
-  "${sweep_flags[@]}"
+  "${python_flags[@]}" "${sweep_flags[@]}"
 swept=$?
 set -e
 

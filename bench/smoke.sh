@@ -13,7 +13,11 @@ root=$(pwd)
 build="$root/build-bench-smoke"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSHMBUS_BUILD_BENCH=ON \
       -DSHMBUS_BUILD_TESTS=OFF -DSHMBUS_BUILD_DAEMON=OFF >/dev/null
-cmake --build "$build" -j "${JOBS:-$(nproc)}" --target shmbus_harness shmbus_cli
+targets=(shmbus_harness shmbus_cli)
+# shmbus's Python package, where the Python headers are (python/CMakeLists.txt).
+python_package="$build/python"
+[[ -f "$python_package/shmbus/__init__.py" ]] && targets+=(shmbus_python)
+cmake --build "$build" -j "${JOBS:-$(nproc)}" --target "${targets[@]}"
 harness="$build/bench/shmbus-harness"
 cli="$build/client/cli/shmbus"
 
@@ -23,16 +27,21 @@ cpu_b=1
 failures=0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# Runs one case; its output is shown only when it fails.
-check() {
+# Runs one command; its output is shown only when it fails.
+run_check() {
   local what=$1; shift
-  if "$harness" --writer-cpus 0 --reader-cpus "$cpu_b" --timeout 120 "$@" >"$work/out" 2>&1; then
+  if "$@" >"$work/out" 2>&1; then
     echo "ok    $what"
   else
     echo "FAIL  $what"
     cat "$work/out"
     failures=$((failures + 1))
   fi
+}
+# Runs one case of the harness.
+check() {
+  local what=$1; shift
+  run_check "$what" "$harness" --writer-cpus 0 --reader-cpus "$cpu_b" --timeout 120 "$@"
 }
 
 peers_that_sleep=(shmbus unix pipe mq boost-mq zeromq)
@@ -43,6 +52,8 @@ check "reference stream" --peer reference --case stream --count 100000
 check "shmbus pingpong spin" --peer shmbus --case pingpong --count 2000 --warmup 200
 check "shmbus stream batch" --peer shmbus --case stream --count 100000 --api batch
 check "shmbus stream single 4 KiB" --peer shmbus --case stream --count 20000 --size 4096
+check "shmbus-c stream single (the C API)" --peer shmbus-c --case stream --count 100000
+check "shmbus-c stream batch (the C API)" --peer shmbus-c --case stream --count 100000 --api batch
 for peer in "${peers_that_sleep[@]}"; do
   check "$peer pingpong sleep" --peer "$peer" --case pingpong --mode sleep --count 1000 --warmup 100
   check "$peer stream sleep" --peer "$peer" --case stream --mode sleep --count 20000
@@ -75,6 +86,26 @@ if command -v iox-roudi >/dev/null; then
   wait "$roudi" || true
 else
   echo "skip  iceoryx: iox-roudi is not installed"
+fi
+
+# Python: shmbus's package, pyzmq and multiprocessing.Queue, each peer this Python can import.
+if [[ -f "$python_package/shmbus/__init__.py" ]]; then
+  # The interpreter the package was built for: -DPython3_EXECUTABLE, else the one CMake found.
+  python=$(sed -n 's/^_\{0,1\}Python3_EXECUTABLE:[A-Z]*=//p' "$build/CMakeCache.txt" | head -n 1)
+  python_peers=(env PYTHONPATH="$python_package" PYTHONDONTWRITEBYTECODE=1 "${python:-python3}"
+                "$root/bench/python/python_peers.py")
+  available=" $("${python_peers[@]}" --available) "
+  [[ "$available" == *" shmbus "* ]] || available+="shmbus "  # a package that does not import fails
+  [[ "$available" == *" zmq "* ]] ||
+    echo "skip  python zmq: ${python:-python3} cannot import zmq (Debian: python3-zmq)"
+  for peer in $available; do
+    run_check "python $peer stream" "${python_peers[@]}" --peer "$peer" --case stream \
+      --count 20000 --writer-cpu 0 --reader-cpu "$cpu_b" --timeout 120
+    run_check "python $peer pingpong" "${python_peers[@]}" --peer "$peer" --case pingpong \
+      --count 1000 --warmup 100 --writer-cpu 0 --reader-cpu "$cpu_b" --timeout 120
+  done
+else
+  echo "skip  python: shmbus's Python package is not built (no Python headers)"
 fi
 
 if [[ -x "$cli" ]] && "$cli" bench --help >/dev/null 2>&1; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything shmbus needs to build, run and test, from Debian 12 packages.
 #   scripts/install-deps.sh            build, run, tests (the Python package's too)
-#   scripts/install-deps.sh --bench    also the benchmark peers (ZeroMQ, iceoryx, gnuplot)
+#   scripts/install-deps.sh --bench    also the benchmark peers (ZeroMQ, pyzmq, iceoryx, gnuplot)
 set -euo pipefail
 
 packages=(
@@ -13,7 +13,7 @@ packages=(
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(libzmq3-dev iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev gnuplot-nox linux-perf
-             python3 valgrind)
+             python3 python3-zmq valgrind)
 fi
 
 missing=()

@@ -11,6 +11,7 @@
 #include "peers/pipe_peer.hpp"
 #include "peers/posix_mq.hpp"
 #include "peers/reference_ring.hpp"
+#include "peers/shmbus_c_peer.hpp"
 #include "peers/shmbus_peer.hpp"
 #include "peers/unix_seqpacket.hpp"
 #if SHMBUS_BENCH_ZEROMQ
@@ -23,7 +24,7 @@
 namespace shmbus::bench {
 
 inline constexpr std::string_view kPeerNames =
-    "cache-line, reference, shmbus, unix, pipe, eventfd, mq, boost-mq"
+    "cache-line, reference, shmbus, shmbus-c, unix, pipe, eventfd, mq, boost-mq"
 #if SHMBUS_BENCH_ZEROMQ
     ", zeromq"
 #endif
@@ -38,6 +39,7 @@ decltype(auto) with_peer(std::string_view name, Visit&& visit) {
     if (name == CacheLine::kName) return visit.template operator()<CacheLine>();
     if (name == ReferenceRing::kName) return visit.template operator()<ReferenceRing>();
     if (name == ShmbusPeer::kName) return visit.template operator()<ShmbusPeer>();
+    if (name == ShmbusCPeer::kName) return visit.template operator()<ShmbusCPeer>();
     if (name == UnixSeqpacket::kName) return visit.template operator()<UnixSeqpacket>();
     if (name == PipePeer::kName) return visit.template operator()<PipePeer>();
     if (name == EventfdPeer::kName) return visit.template operator()<EventfdPeer>();

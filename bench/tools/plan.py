@@ -8,7 +8,10 @@ shmbus rows measure the topic users get by default (`shmbus create`: timestamps 
 labelled 'ts-off' is the same topic with timestamps off, and 'shmbus fd' the same topic read by a
 subscriber that sleeps in epoll on its wake descriptor (--mode fd) rather than on its semaphore.
 'cache-line' is the floor: one line bounced between two processes, latency only, records of at
-most 64 bytes. 'eventfd' is a ring in shared memory with an eventfd for a doorbell.
+most 64 bytes. 'eventfd' is a ring in shared memory with an eventfd for a doorbell. 'shmbus-c'
+is shmbus through its C API (shmbus.h). Cases with 'runner': 'python' are not the harness's:
+the sweep runs them with bench/python/python_peers.py (shmbus's Python package, pyzmq,
+multiprocessing.Queue).
 """
 
 import os
@@ -53,8 +56,22 @@ WAKE_ROUND_PEERS = ["shmbus", "pipe", "mq", "unix", "shmbus fd", "eventfd"]
 SPIN_ROUND_ROWS = {64: ["cache-line", "reference", "shmbus", "shmbus ts-off"],
                    4096: ["reference", "shmbus"]}
 
+# The C API against the C++ API: shmbus's single-record and batch paths through each, 64 B,
+# back to back in each of C_API_ROUNDS rounds, the ratio taken within a round.
+C_API_ROUNDS = 8
+C_API_ROUND_COUNT = 2_000_000
+C_API_ROWS = [("shmbus single", "shmbus", "single"), ("shmbus batch", "shmbus", "batch"),
+              ("shmbus-c single", "shmbus-c", "single"), ("shmbus-c batch", "shmbus-c", "batch")]
+# Python, one process to another (bench/python/python_peers.py, not the harness): shmbus's
+# package against pyzmq over ipc:// and multiprocessing.Queue, 64 B streams and ping-pongs,
+# back to back in each of PYTHON_ROUNDS rounds. Counts per peer for about a second each.
+PYTHON_ROUNDS = 4
+PYTHON_PEERS = ["shmbus", "zmq", "mpqueue"]
+PYTHON_STREAM_COUNTS = {"shmbus": 2_000_000, "zmq": 500_000, "mpqueue": 200_000}
+PYTHON_PINGPONG_COUNTS = {"shmbus": 100_000, "zmq": 20_000, "mpqueue": 10_000}
+
 # Case fields the sweep records beside the harness's result rather than passing to it.
-SWEEP_ONLY_KEYS = ("group", "round")
+SWEEP_ONLY_KEYS = ("group", "round", "runner")
 PINGPONG_WARMUP = 20_000
 
 
@@ -185,6 +202,40 @@ def paired_throughput_cases(scale):
     return cases
 
 
+def c_api_cases(scale):
+    """64 B streams of shmbus's single-record and batch paths through the C++ API ('shmbus')
+    and through the C API, shmbus.h ('shmbus-c'), back to back in each of C_API_ROUNDS rounds
+    (in reverse order every other round), so that the C API's cost is a ratio between
+    neighbours seconds apart (see paired_throughput_cases)."""
+    cases = []
+    for round_number, (label, peer, api) in in_rounds(C_API_ROUNDS, C_API_ROWS):
+        cases.append({"label": label, "group": "c-api-rounds", "round": round_number,
+                      "peer": peer, "mode": "spin", "api": api, "timestamps": "on",
+                      "case": "stream", "size": 64,
+                      "count": max(1000, C_API_ROUND_COUNT // scale),
+                      "writer-cpus": "0", "reader-cpus": "1"})
+    return cases
+
+
+def python_cases(scale):
+    """Python streams and ping-pongs at 64 B (bench/python/python_peers.py: 'runner':
+    'python'), every peer back to back in each of PYTHON_ROUNDS rounds (in reverse order every
+    other round), so that shmbus's ratios to pyzmq and multiprocessing.Queue are taken within a
+    round."""
+    cases = []
+    rows = [(case, peer) for case in ("stream", "pingpong") for peer in PYTHON_PEERS]
+    for round_number, (case, peer) in in_rounds(PYTHON_ROUNDS, rows):
+        counts = PYTHON_STREAM_COUNTS if case == "stream" else PYTHON_PINGPONG_COUNTS
+        count = max(1000, counts[peer] // scale)
+        entry = {"label": f"python {peer}", "group": "python", "round": round_number,
+                 "runner": "python", "peer": peer, "case": case, "size": 64, "count": count,
+                 "writer-cpu": 0, "reader-cpu": 1}
+        if case == "pingpong":
+            entry["warmup"] = max(100, count // 10)
+        cases.append(entry)
+    return cases
+
+
 def fan_cases(scale):
     cases = []
     for n in FAN_SIZES:
@@ -305,8 +356,8 @@ def daemon_cases(scale, daemon):
 def full_plan(scale=1, only=None, daemon=None):
     """Every case of one run, iceoryx cases last (RouDi runs only while they do)."""
     cases = (latency_cases(scale) + paired_latency_cases(scale) + throughput_cases(scale) +
-             paired_throughput_cases(scale) + fan_cases(scale) + scaling_cases(scale) +
-             daemon_cases(scale, daemon))
+             paired_throughput_cases(scale) + c_api_cases(scale) + fan_cases(scale) +
+             scaling_cases(scale) + daemon_cases(scale, daemon) + python_cases(scale))
     if only:
         cases = [c for c in cases if only(c)]
     return [c for c in cases if c["peer"] != "iceoryx"] + \
@@ -314,7 +365,8 @@ def full_plan(scale=1, only=None, daemon=None):
 
 
 def harness_arguments(case):
-    """The command-line options of shmbus-harness for a case."""
+    """The command-line options of shmbus-harness (or, for a case whose runner is 'python', of
+    bench/python/python_peers.py) for a case."""
     args = []
     for key, value in case.items():
         if key in SWEEP_ONLY_KEYS:

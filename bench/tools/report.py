@@ -17,10 +17,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from stats import Results, load  # noqa: E402
-from plan import (DAEMON_PINGPONG_COUNT, DAEMON_ROUNDS, DAEMON_STREAM_COUNT,  # noqa: E402
-                  LATENCY_ROUNDS, PUBLISHER_COST_CAPACITY, PUBLISHER_COST_COUNT,
-                  PUBLISHER_COST_ROUNDS, SPIN_ROUND_COUNT, SPIN_ROUND_ROWS,
-                  THROUGHPUT_ROUND_COUNT, THROUGHPUT_ROUNDS, WAKE_ROUND_COUNT,
+from plan import (C_API_ROUND_COUNT, C_API_ROUNDS, DAEMON_PINGPONG_COUNT,  # noqa: E402
+                  DAEMON_ROUNDS, DAEMON_STREAM_COUNT, LATENCY_ROUNDS, PUBLISHER_COST_CAPACITY,
+                  PUBLISHER_COST_COUNT, PUBLISHER_COST_ROUNDS, PYTHON_PEERS,
+                  PYTHON_PINGPONG_COUNTS, PYTHON_ROUNDS, PYTHON_STREAM_COUNTS, SPIN_ROUND_COUNT,
+                  SPIN_ROUND_ROWS, THROUGHPUT_ROUND_COUNT, THROUGHPUT_ROUNDS, WAKE_ROUND_COUNT,
                   WAKE_ROUND_PEERS)
 
 
@@ -110,6 +111,19 @@ STREAM_TARGETS = (
      "Timestamps on / off: throughput 64 B, single-record path"))
 
 
+# The Python targets: the peer shmbus's package is compared with, the case, the metric, the
+# bound, lower or higher, the target's name.
+PYTHON_TARGETS = (
+    ("zmq", "stream", "msgs_per_s", 5, "higher",
+     "Python 64 B stream, 1 → 1: shmbus / pyzmq (ipc:// PUSH → PULL), records/s"),
+    ("mpqueue", "stream", "msgs_per_s", 20, "higher",
+     "Python 64 B stream, 1 → 1: shmbus / multiprocessing.Queue, records/s"),
+    ("zmq", "pingpong", "p50_ns", 0.2, "lower",
+     "Python ping-pong 64 B: shmbus p50 / pyzmq (ipc:// PAIR) p50"))
+PYTHON_PEER_NAMES = {"shmbus": "shmbus (its Python package)", "zmq": "pyzmq, ipc://",
+                     "mpqueue": "multiprocessing.Queue"}
+
+
 def size_name(size):
     return SIZE_NAMES.get(size, f"{size} B")
 
@@ -167,8 +181,9 @@ class Report:
     # -- the document
     def write(self):
         parts = [self.head(), self.latency_section(), self.throughput_section(),
-                 self.fan_section(), self.syscall_section(), self.scaling_section(),
-                 self.daemon_section(), self.cli_section(), self.instruction_section()]
+                 self.c_api_section(), self.python_section(), self.fan_section(),
+                 self.syscall_section(), self.scaling_section(), self.daemon_section(),
+                 self.cli_section(), self.instruction_section()]
         targets = self.target_section()
         return "\n".join([parts[0], targets] + parts[1:] + [self.analysis_section(),
                                                             self.not_measured()])
@@ -202,10 +217,10 @@ Each ratio is taken between two figures of the same run, then its median is show
 ```
 
 `bench/run.sh` installs the peers it lacks (`scripts/install-deps.sh --bench`), builds
-`shmbus-harness` and `shmbus` in `build-bench/` (Release, `-O2`), waits until the machine is
-quiet (1-minute load below 0.3, no compiler or test runner), runs every case `--runs` times
-(default 3), starts and stops `iox-roudi` around the iceoryx cases, counts system calls with
-strace, and writes this file and its chart. Raw results: `bench/results/<date>/` (JSON lines).
+`shmbus-harness`, `shmbus` and the Python package in `build-bench/` (Release, `-O2`), waits
+until the machine is quiet (1-minute load below 0.3, no compiler or test runner), runs every
+case `--runs` times (default 3), starts and stops `iox-roudi` around the iceoryx cases, counts
+system calls with strace, and writes this file and its chart. Raw results: `bench/results/<date>/` (JSON lines).
 A single case by hand: `build-bench/bench/shmbus-harness --help`.
 
 ## The machine
@@ -521,6 +536,125 @@ A single case by hand: `build-bench/bench/shmbus-harness --help`.
                "within a round.\n\n"
         return text + table(["Peer", "Records/s", "/ reference", "Writer CPU", "Reader CPU"],
                             rows) + "\n"
+
+    def c_api_section(self):
+        """shmbus's 64 B streams through the C++ API and through the C API (shmbus.h), in
+        rounds, and the C API's targets: its time per record over the C++ API's, within a
+        round."""
+        text = "\n## The C API against the C++ API\n\nshmbus's 64 B stream, spinning, " \
+               "through the C++ API (`shmbus`: `Publisher::try_offer`, `try_offer_batch`, " \
+               "`Subscriber::poll` with a lambda) and through the C API (`shmbus-c`: " \
+               "`shmbus_publisher_try_offer`, `shmbus_publisher_try_offer_batch` with an " \
+               "array of `shmbus_buffer`, `shmbus_subscriber_poll` with a C handler), both " \
+               "linked from the same static library (`bench/peers/shmbus_c_peer.hpp`), " \
+               f"{C_API_ROUND_COUNT:,} records each, the single-record and batch paths of " \
+               f"both back to back in each of {C_API_ROUNDS} rounds per run (in reverse order " \
+               "every other round). *C / C++* is the C++ API's rate over the C API's in the " \
+               "same round, that is the C API's time per record over the C++ API's: 1.00× " \
+               "costs nothing, lower is better. Figures pool every round of every run.\n\n"
+        fields = {"group": "c-api-rounds", "size": 64}
+        if not self.r.one(**fields):
+            return text + "Not measured in this sweep.\n"
+        rows = []
+        for path in ("single", "batch"):
+            cpp = self.r.pooled("msgs_per_s", **fields, label=f"shmbus {path}")
+            c = self.r.pooled("msgs_per_s", **fields, label=f"shmbus-c {path}")
+            ratio = self.r.paired_ratio("msgs_per_s", {**fields, "label": f"shmbus {path}"},
+                                        {**fields, "label": f"shmbus-c {path}"})
+            rows.append((path, cell(cpp, rate), cell(c, rate),
+                         ns(1e9 / median(cpp) if median(cpp) else None),
+                         ns(1e9 / median(c) if median(c) else None), cell(ratio, times)))
+            self.target(f"C API / C++ API, 64 B, {path}: time per record (C++ rate / C rate)",
+                        ratio, 1.05, "lower", "streams in rounds, within a round")
+        return text + table(["Path", "C++ API records/s", "C API records/s",
+                             "C++ time / record", "C time / record", "C / C++"], rows)
+
+    def python_section(self):
+        """shmbus's Python package against pyzmq and multiprocessing.Queue, two processes, in
+        rounds (bench/python/python_peers.py), its targets, and what Python adds per record
+        over the C++ API's single-record path."""
+        counts = ", ".join(f"{PYTHON_PEER_NAMES[p].split(' (')[0]} {PYTHON_STREAM_COUNTS[p]:,}"
+                           f" / {PYTHON_PINGPONG_COUNTS[p]:,}" for p in PYTHON_PEERS)
+        text = "\n## Python\n\nshmbus from Python (`python/`, the package over `shmbus.h`) " \
+               "against what a Python program would otherwise use between two processes, " \
+               "measured by `bench/python/python_peers.py` with Debian's `python3`: two " \
+               "forked processes pinned to CPU 0 and CPU 1, 64-byte records sent one by one, " \
+               "each stamped with its sequence number, which the other side checks. Each " \
+               "peer is used as its users use it by default: shmbus `Publisher.publish` and " \
+               "iteration over a `Subscriber` (records in place; it spins 20 µs, then " \
+               "sleeps with the GIL released) on a block topic with timestamps; pyzmq " \
+               "`PUSH` → `PULL` (stream) and `PAIR` (ping-pong) over `ipc://`; " \
+               "`multiprocessing.Queue` (two for a ping-pong). A stream is timed on the " \
+               "reader, from its first record to its last; a ping-pong sample is half a round " \
+               "trip. Every peer's stream and ping-pong run back to back in each of " \
+               f"{PYTHON_ROUNDS} rounds per run (in reverse order every other round), and " \
+               "each ratio is taken within a round; figures pool every round of every run " \
+               f"(records per stream / round trips: {counts}).\n\n"
+        base = {"group": "python", "size": 64}
+        if not self.r.one(**base):
+            return text + "Not measured in this sweep.\n"
+
+        def shmbus_against(peer, case, metric):
+            return self.r.paired_ratio(metric, {**base, "case": case, "label": "python shmbus"},
+                                       {**base, "case": case, "label": f"python {peer}"})
+        rows = []
+        for peer in PYTHON_PEERS:
+            fields = {**base, "label": f"python {peer}"}
+            stream = self.r.pooled("msgs_per_s", **fields, case="stream")
+            p50 = self.r.pooled("p50_ns", **fields, case="pingpong")
+            if stream is None and p50 is None:
+                continue
+            other = peer != "shmbus"
+            rows.append((PYTHON_PEER_NAMES[peer], cell(stream, rate),
+                         cell(shmbus_against(peer, "stream", "msgs_per_s"), times)
+                         if other else "",
+                         cell(self.r.pooled("writer_ns_per_record", **fields, case="stream"), ns),
+                         cell(p50, ns),
+                         cell(self.r.pooled("p99_ns", **fields, case="pingpong"), ns),
+                         cell(shmbus_against(peer, "pingpong", "p50_ns"), times)
+                         if other else ""))
+        text += table(["Peer", "Stream records/s", "shmbus / this", "Writer time / record",
+                       "Ping-pong p50", "p99", "shmbus p50 / this"], rows)
+        if not self.r.one(**base, label="python zmq"):
+            text += "\npyzmq was not importable by the interpreter the sweep ran (Debian: " \
+                    "`python3-zmq`, which `scripts/install-deps.sh --bench` installs): no " \
+                    "pyzmq rows, and its targets are not measured.\n"
+        for peer, case, metric, threshold, better, name in PYTHON_TARGETS:
+            self.target(name, shmbus_against(peer, case, metric), threshold, better,
+                        "in rounds, within a round" if self.r.one(**base, label=f"python {peer}")
+                        else f"{PYTHON_PEER_NAMES[peer]}: not measured")
+
+        # What Python adds: the same sweep's C++ single-record path, in rounds with the C API
+        # (else with the reference), against the package's publish, and the stream's time per
+        # record against the C++ stream's.
+        cpp = {"group": "c-api-rounds", "size": 64, "label": "shmbus single"}
+        if not self.r.one(**cpp):
+            cpp = {"group": "throughput-rounds", "size": 64, "label": "shmbus single"}
+        py = {**base, "label": "python shmbus", "case": "stream"}
+        rows = []
+        for what, python_value, cpp_value in (
+                ("Publisher's time per record",
+                 median(self.r.pooled("writer_ns_per_record", **py)),
+                 median(self.r.pooled("writer_ns_per_record", **cpp))),
+                ("Stream: time per record (1 / rate)",
+                 self.per_record(self.r.pooled("msgs_per_s", **py)),
+                 self.per_record(self.r.pooled("msgs_per_s", **cpp)))):
+            added = python_value - cpp_value if python_value and cpp_value else None
+            rows.append((what, ns(python_value), ns(cpp_value), ns_delta(added)))
+        text += "\nWhat Python adds per record: the package's `publish` against the C++ " \
+                "API's single-record path (`Publisher::try_offer`, the same 64 B default " \
+                f"topic, spinning; rows `{cpp['label']}` of group `{cpp['group']}`), medians " \
+                "of the same sweep (different rounds: not a ratio within a round). The C++ " \
+                "writer stamps each record the way the harness does; the Python writer packs " \
+                "its sequence number into a new `bytes` per record.\n\n"
+        text += table(["", "Python", "C++", "Python adds"], rows)
+        return text
+
+    @staticmethod
+    def per_record(summary):
+        """Nanoseconds per record from a pooled rate, or None."""
+        value = median(summary)
+        return 1e9 / value if value else None
 
     def fan_section(self):
         text = "\n## Fan-out and fan-in (64 B, sleeping readers)\n\n" \

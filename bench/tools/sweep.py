@@ -3,7 +3,8 @@
 machine, and writes the raw results under --results:
 
   machine.json     the machine, kernel, compiler and shmbus commit
-  results.jsonl    one line per case and run (shmbus-harness's line, plus run, group, attempt)
+  results.jsonl    one line per case and run (shmbus-harness's line, or python_peers.py's for
+                   the python cases, plus run, group, attempt)
   runs.jsonl       each run's start and end: time and load average
   syscalls.json    system calls per record (strace), once per sweep
   roudi.log        iox-roudi's output
@@ -84,6 +85,39 @@ def run_harness(harness, case, timeout):
             return json.loads(f.readline())
 
 
+PYTHON_PEERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python",
+                            "python_peers.py")
+
+
+def python_environment(python_path):
+    """The environment python_peers.py runs in: shmbus's package from the build tree first."""
+    environment = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    environment["PYTHONPATH"] = os.pathsep.join(
+        p for p in (python_path, environment.get("PYTHONPATH")) if p)
+    return environment
+
+
+def python_peers_available(python, python_path):
+    """The peers python_peers.py can import with this interpreter and package."""
+    done = subprocess.run([python, PYTHON_PEERS, "--available"], capture_output=True, text=True,
+                          timeout=60, env=python_environment(python_path))
+    return done.stdout.split() if done.returncode == 0 else []
+
+
+def run_python(python, python_path, case, timeout):
+    """A "python" case: bench/python/python_peers.py, one JSON line."""
+    command = [python, PYTHON_PEERS] + plan.harness_arguments(case) + ["--timeout", str(timeout)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout + 30,
+                              env=python_environment(python_path))
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "failures": f"no result within {timeout} s"}
+    lines = done.stdout.strip().splitlines()
+    if not lines:
+        return {"ok": False, "failures": done.stderr.strip() or f"exit {done.returncode}"}
+    return json.loads(lines[-1])
+
+
 def run_cli(cli, arguments, timeout):
     with tempfile.TemporaryDirectory() as bus:
         return run_cli_in(cli, ["--dir", bus, "bench", "--json", "--cpus", "0,1"] + arguments,
@@ -137,6 +171,11 @@ def main():
     parser.add_argument("--cli", help="the shmbus tool, to compare `shmbus bench` with")
     parser.add_argument("--daemon", help="shmbusd, to measure its effect on the data path")
     parser.add_argument("--instructions", help="shmbus-instructions, for callgrind's counts")
+    parser.add_argument("--python-path", help="the directory holding shmbus's Python package "
+                        "(build/python): without it the python cases are left out")
+    parser.add_argument("--python", default="/usr/bin/python3" if os.path.exists(
+        "/usr/bin/python3") else sys.executable,
+        help="the interpreter shmbus's package was built for (default: /usr/bin/python3)")
     parser.add_argument("--results", required=True)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small counts, no waiting")
@@ -158,6 +197,17 @@ def main():
     if not iceoryx.available():
         print("sweep: iox-roudi not installed: leaving out the iceoryx cases")
         cases = [c for c in cases if c["peer"] != "iceoryx"]
+    if any(c.get("runner") == "python" for c in cases):
+        peers = python_peers_available(args.python, args.python_path) if args.python_path \
+            else []
+        if "shmbus" not in peers:
+            print("sweep: no --python-path, or shmbus's Python package does not import there: "
+                  "leaving out the python cases")
+            peers = []
+        elif "zmq" not in peers:
+            print(f"sweep: {args.python} cannot import zmq (Debian: python3-zmq): leaving out "
+                  "the python zmq cases")
+        cases = [c for c in cases if c.get("runner") != "python" or c["peer"] in peers]
     wait = not (args.quick or args.no_wait)
     results_path = os.path.join(args.results, "results.jsonl")
     failures = 0
@@ -177,7 +227,10 @@ def main():
                 for attempt in range(1, ATTEMPTS + 1):
                     if wait:
                         quiet.wait_until_quiet(strict=False)
-                    result = run_harness(args.harness, case, timeout=600)
+                    if case.get("runner") == "python":
+                        result = run_python(args.python, args.python_path, case, timeout=600)
+                    else:
+                        result = run_harness(args.harness, case, timeout=600)
                     result.update({"run": run, "attempt": attempt})
                     result.update({k: case[k] for k in plan.SWEEP_ONLY_KEYS if k in case})
                     disturbed = disturbed_by_others(result, args.max_foreign)
