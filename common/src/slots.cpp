@@ -13,13 +13,12 @@
 #include "shmbus/detail/sync/ofd_lock.hpp"
 #include "shmbus/detail/sync/semaphore.hpp"
 #include "shmbus/detail/sync/wake_masks.hpp"
-#include "shmbus/detail/util/record_clock.hpp"
 #include "shmbus/detail/util/atomic.hpp"
+#include "shmbus/detail/util/record_clock.hpp"
 #include "shmbus/error.hpp"
 
 namespace shmbus::ring {
 namespace {
-
 
 // A reclaimer locks a dead slot through a shared descriptor; OFD locks do not exclude threads
 // that share one, so reclaimers in one process also take this.
