@@ -980,13 +980,16 @@ def main():
     parser.add_argument("--chart", required=True)
     parser.add_argument("--analysis", help="hand-written explanation of missed targets")
     parser.add_argument("--command", default="bench/run.sh")
-    parser.add_argument("--include-disturbed", action="store_true",
-                        help="use results taken while the machine was busy (smoke runs only)")
+    parser.add_argument("--include-disturbed", nargs="*", metavar="DIR",
+                        help="use results taken while the machine was busy: of every result "
+                             "directory, or only of those named (the document says so)")
     args = parser.parse_args()
 
     rows, runs, machine, syscalls, instructions = [], [], {}, None, None
     for directory in args.results:
-        rows += load(os.path.join(directory, "results.jsonl"), args.include_disturbed)
+        busy_too = args.include_disturbed is not None and (
+            not args.include_disturbed or directory in args.include_disturbed)
+        rows += load(os.path.join(directory, "results.jsonl"), busy_too)
         if os.path.exists(os.path.join(directory, "runs.jsonl")):
             with open(os.path.join(directory, "runs.jsonl")) as f:
                 runs += [json.loads(line) for line in f if line.strip()]
