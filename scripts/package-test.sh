@@ -10,7 +10,8 @@
 #      through find_package(shmbus) and through pkg-config, and run them: pubsub (C++ and C), and
 #      the event loops over three topics (epoll, Boost.Asio) woken through their wake descriptors
 #      (tests/install/examples_test.sh)
-#   5. the Python package: import shmbus with Debian's python3, run examples/pubsub.py
+#   5. the Python package: import shmbus with Debian's python3, run examples/pubsub.py and
+#      examples/asyncio_topics.py
 #   6. run the installed shmbusd (as the user shmbus, with the installed configuration) and
 #      exchange records between the examples (C++, C, Python) and the installed shmbus CLI,
 #      both ways
@@ -120,6 +121,14 @@ linked=$(ldd "$extension" | sed -nE 's/.*libshmbus\.so\.[0-9]+ => ([^ ]+).*/\1/p
 (cd "$work" && "$python3" /usr/share/doc/shmbus/examples/pubsub.py) > "$work/pubsub.py.out"
 cat "$work/pubsub.py.out"
 grep -qx "1 in place" "$work/pubsub.py.out" || fail "examples/pubsub.py did not print its records"
+# Three topics and a timer in one asyncio loop, woken through the wake descriptors.
+(cd "$work" && timeout 60 "$python3" /usr/share/doc/shmbus/examples/asyncio_topics.py) \
+  > "$work/asyncio_topics.py.out" || fail "examples/asyncio_topics.py failed"
+for name in prices orders alerts; do
+  [[ "$(grep -c "^$name: $name [0-4]\$" "$work/asyncio_topics.py.out")" == 5 ]] ||
+    { cat "$work/asyncio_topics.py.out" >&2; fail "examples/asyncio_topics.py missed records of $name"; }
+done
+echo "examples/asyncio_topics.py: 5 records on each of 3 topics"
 
 step "building the example with find_package(shmbus)"
 cp -r /usr/share/doc/shmbus/examples "$work/examples"
