@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <mutex>
 
@@ -75,7 +76,11 @@ void on_sigbus(int signal, siginfo_t* info, void* context) {
         if (begin == 0 || address < begin) continue;
         const std::uintptr_t end = range.end.load(std::memory_order_relaxed);
         if (address >= end) continue;
-        if (restore(range)) return;  // the access runs again, on the file's own page
+        // The system calls of a restore must not change the errno the interrupted code sees.
+        const int saved_errno = errno;
+        const bool restored = restore(range);
+        errno = saved_errno;
+        if (restored) return;  // the access runs again, on the file's own page
         void* zeros = ::mmap(reinterpret_cast<void*>(begin), end - begin, PROT_READ | PROT_WRITE,
                              MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (zeros == MAP_FAILED) break;

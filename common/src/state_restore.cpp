@@ -59,38 +59,51 @@ bool state_file_needs_restoring(const StateRestore& restore) noexcept {
 }
 
 bool restore_state_file(const StateRestore& restore) noexcept {
-    struct stat st {};
-    if (::fstat(restore.fd, &st) != 0) return false;
+    // The file may be truncated again while we restore it (by the same hostile client, over and
+    // over): between the extension and the read of the identity line, the line can be gone. Each
+    // attempt starts over from the file's size; a few in a row that all lose that race mean
+    // restoring is not what this needs.
+    constexpr int kAttempts = 8;
     bool changed = false;
-    if (static_cast<std::uint64_t>(st.st_size) < restore.size) {
-        // Extends the file and allocates every page, so no access to it can fault again. Mode 0
-        // never shrinks it: a racing restorer that got there first loses nothing.
-        if (::fallocate(restore.fd, 0, 0, static_cast<off_t>(restore.size)) != 0) return false;
-        changed = true;
-    }
-    std::uint64_t magic = 0;
-    if (::pread(restore.fd, &magic, sizeof magic, 0) != static_cast<ssize_t>(sizeof magic)) {
-        return false;
-    }
-    if (magic == 0) {
-        // Through the file, not the mapping: this runs in a SIGBUS handler too. Only a zero line
-        // is rewritten; a line somebody scribbled into something else is not ours to guess at,
-        // and a new client's validation reports it.
-        const ssize_t size = static_cast<ssize_t>(sizeof restore.identity);
-        if (::pwrite(restore.fd, restore.identity.data(), sizeof restore.identity, 0) != size) {
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+        struct stat st {};
+        if (::fstat(restore.fd, &st) != 0) return false;
+        if (static_cast<std::uint64_t>(st.st_size) < restore.size) {
+            // Extends the file and allocates every page, so no access to it can fault again.
+            // Mode 0 never shrinks it: a racing restorer that got there first loses nothing.
+            if (::fallocate(restore.fd, 0, 0, static_cast<off_t>(restore.size)) != 0) {
+                if (errno == EINTR) continue;
+                return false;
+            }
+            changed = true;
+        }
+        std::uint64_t magic = 0;
+        const ssize_t got = ::pread(restore.fd, &magic, sizeof magic, 0);
+        if (got != static_cast<ssize_t>(sizeof magic)) {
+            if (got >= 0 || errno == EINTR) continue;  // truncated again meanwhile: extend again
             return false;
         }
-        changed = true;
-    }
-    if (changed) {
-        const std::uint64_t incarnation = new_incarnation();
-        const auto offset = static_cast<off_t>(offsetof(StateHeader, incarnation));
-        if (::pwrite(restore.fd, &incarnation, sizeof incarnation, offset) !=
-            static_cast<ssize_t>(sizeof incarnation)) {
-            return false;
+        if (magic == 0) {
+            // Through the file, not the mapping: this runs in a SIGBUS handler too. Only a zero
+            // line is rewritten; a line somebody scribbled into something else is not ours to
+            // guess at, and a new client's validation reports it.
+            const ssize_t size = static_cast<ssize_t>(sizeof restore.identity);
+            if (::pwrite(restore.fd, restore.identity.data(), sizeof restore.identity, 0) != size) {
+                return false;
+            }
+            changed = true;
         }
+        if (changed) {
+            const std::uint64_t incarnation = new_incarnation();
+            const auto offset = static_cast<off_t>(offsetof(StateHeader, incarnation));
+            if (::pwrite(restore.fd, &incarnation, sizeof incarnation, offset) !=
+                static_cast<ssize_t>(sizeof incarnation)) {
+                return false;
+            }
+        }
+        return true;
     }
-    return true;
+    return false;
 }
 
 }  // namespace shmbus::format
