@@ -64,9 +64,18 @@ install(FILES ${PROJECT_BINARY_DIR}/shmbus.pc DESTINATION ${CMAKE_INSTALL_LIBDIR
 
 # The daemon's service files. The unit names /usr/bin/shmbusd and /etc/shmbus/shmbusd.toml;
 # other prefixes get their own paths.
+#
+# Destinations are relative to the install prefix, so that `cmake --install BUILD --prefix DIR`
+# (a staging directory, the install test's temporary prefix) writes nothing outside DIR. The one
+# exception is the configuration under prefix /usr or /opt/..., where GNUInstallDirs puts it in
+# /etc or /etc/opt/...: the .deb's /etc/shmbus.
 if(SHMBUS_BUILD_DAEMON)
-  set(SHMBUS_SYSTEMD_DIR ${CMAKE_INSTALL_PREFIX}/lib/systemd/system)
   set(SHMBUS_CONFIG_DIR ${CMAKE_INSTALL_FULL_SYSCONFDIR}/shmbus)
+  if(CMAKE_INSTALL_FULL_SYSCONFDIR STREQUAL "${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_SYSCONFDIR}")
+    set(SHMBUS_CONFIG_INSTALL_DIR ${CMAKE_INSTALL_SYSCONFDIR}/shmbus)
+  else()
+    set(SHMBUS_CONFIG_INSTALL_DIR ${SHMBUS_CONFIG_DIR})
+  endif()
   file(READ ${PROJECT_SOURCE_DIR}/systemd/shmbusd.service unit)
   string(REPLACE "/usr/bin/shmbusd" "${CMAKE_INSTALL_FULL_BINDIR}/shmbusd" unit "${unit}")
   string(REPLACE "/etc/shmbus/shmbusd.toml" "${SHMBUS_CONFIG_DIR}/shmbusd.toml" unit "${unit}")
@@ -74,12 +83,12 @@ if(SHMBUS_BUILD_DAEMON)
   file(GENERATE OUTPUT ${PROJECT_BINARY_DIR}/systemd/shmbusd.service CONTENT "${unit}")
   set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
                ${PROJECT_SOURCE_DIR}/systemd/shmbusd.service)
-  install(FILES ${PROJECT_BINARY_DIR}/systemd/shmbusd.service DESTINATION ${SHMBUS_SYSTEMD_DIR})
-  install(FILES ${PROJECT_SOURCE_DIR}/systemd/shmbus.sysusers
-          DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/sysusers.d RENAME shmbus.conf)
-  install(FILES ${PROJECT_SOURCE_DIR}/systemd/shmbus.tmpfiles
-          DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/tmpfiles.d RENAME shmbus.conf)
-  install(FILES ${PROJECT_SOURCE_DIR}/systemd/shmbusd.toml DESTINATION ${SHMBUS_CONFIG_DIR})
+  install(FILES ${PROJECT_BINARY_DIR}/systemd/shmbusd.service DESTINATION lib/systemd/system)
+  install(FILES ${PROJECT_SOURCE_DIR}/systemd/shmbus.sysusers DESTINATION lib/sysusers.d
+          RENAME shmbus.conf)
+  install(FILES ${PROJECT_SOURCE_DIR}/systemd/shmbus.tmpfiles DESTINATION lib/tmpfiles.d
+          RENAME shmbus.conf)
+  install(FILES ${PROJECT_SOURCE_DIR}/systemd/shmbusd.toml DESTINATION ${SHMBUS_CONFIG_INSTALL_DIR})
 endif()
 
 install(FILES ${PROJECT_SOURCE_DIR}/docs/CONFIG.md ${PROJECT_SOURCE_DIR}/docs/SERVICE.md
