@@ -28,6 +28,24 @@ bool pending(const shmbus_publisher* publisher) noexcept {
     return static_cast<bool>(publisher->claim) || static_cast<bool>(publisher->batch);
 }
 
+/// What the two batch offers share: the checks, and how many records went out whatever the
+/// outcome. `offer(spans, done)` is the C++ call.
+template <typename Offer>
+int offer_batch(const char* function, shmbus_publisher* publisher, const shmbus_buffer* records,
+                size_t count, size_t* published, Offer offer) {
+    if (published != nullptr) *published = 0;
+    if (!valid(publisher)) return invalid(function, "publisher is NULL or not a publisher");
+    if (records == nullptr && count != 0) return invalid(function, "records is NULL");
+    if (pending(publisher)) return fail_status(SHMBUS_E_CLAIM_PENDING);
+    return guarded(function, [&]() -> int {
+        const auto spans = spans_of(records, count);
+        std::size_t done = 0;
+        const shmbus::Status status = offer(spans, done);
+        if (published != nullptr) *published = done;
+        return result(status);
+    });
+}
+
 }  // namespace
 }  // namespace shmbus::c_api
 
@@ -100,35 +118,19 @@ int shmbus_publisher_offer(shmbus_publisher* publisher, const void* data, size_t
 
 int shmbus_publisher_try_offer_batch(shmbus_publisher* publisher, const shmbus_buffer* records,
                                      size_t count, size_t* published) {
-    static constexpr const char* kFunction = "shmbus_publisher_try_offer_batch";
-    if (published != nullptr) *published = 0;
-    if (!valid(publisher)) return invalid(kFunction, "publisher is NULL or not a publisher");
-    if (records == nullptr && count != 0) return invalid(kFunction, "records is NULL");
-    if (pending(publisher)) return fail_status(SHMBUS_E_CLAIM_PENDING);
-    return guarded(kFunction, [&]() -> int {
-        const auto spans = spans_of(records, count);
-        std::size_t done = 0;
-        const shmbus::Status status = publisher->publisher.try_offer_batch(spans, done);
-        if (published != nullptr) *published = done;
-        return result(status);
-    });
+    return offer_batch("shmbus_publisher_try_offer_batch", publisher, records, count, published,
+                       [&](const auto& spans, std::size_t& done) {
+                           return publisher->publisher.try_offer_batch(spans, done);
+                       });
 }
 
 int shmbus_publisher_offer_batch(shmbus_publisher* publisher, const shmbus_buffer* records,
                                  size_t count, int64_t timeout_ns, size_t* published) {
-    static constexpr const char* kFunction = "shmbus_publisher_offer_batch";
-    if (published != nullptr) *published = 0;
-    if (!valid(publisher)) return invalid(kFunction, "publisher is NULL or not a publisher");
-    if (records == nullptr && count != 0) return invalid(kFunction, "records is NULL");
-    if (pending(publisher)) return fail_status(SHMBUS_E_CLAIM_PENDING);
-    return guarded(kFunction, [&]() -> int {
-        const auto spans = spans_of(records, count);
-        std::size_t done = 0;
-        const shmbus::Status status =
-            publisher->publisher.offer_batch(spans, done, timeout_of(timeout_ns));
-        if (published != nullptr) *published = done;
-        return result(status);
-    });
+    return offer_batch("shmbus_publisher_offer_batch", publisher, records, count, published,
+                       [&](const auto& spans, std::size_t& done) {
+                           return publisher->publisher.offer_batch(spans, done,
+                                                                   timeout_of(timeout_ns));
+                       });
 }
 
 int shmbus_publisher_try_claim(shmbus_publisher* publisher, size_t length, void** payload) {
