@@ -36,6 +36,7 @@ struct CommandLine {
     std::string mode = "spin";
     std::string api = "single";
     std::string timestamps = "on";  // a topic as shmbus create makes it
+    std::string fenced_commits = "off";
     std::string prefault = "on";
     std::string output;
     std::string label;
@@ -71,6 +72,9 @@ void define(CLI::App& app, CommandLine& line) {
     app.add_option("--api", line.api, "single or batch: shmbus's publish path for streams");
     app.add_option("--timestamps", line.timestamps,
                    "on or off: shmbus topics stamp records (on: the default topic)");
+    app.add_option("--fenced-commits", line.fenced_commits,
+                   "on or off: shmbus topics' publishers commit with a full barrier, and "
+                   "sleepers make no membarrier (off: the default topic)");
     app.add_option("--prefault", line.prefault, "on or off: map rings with MAP_POPULATE");
     app.add_option("--capacity", o.peer_options.capacity, "Bytes of buffering per link");
     app.add_option("--scratch", o.scratch_root, "Where the case's files go (default /dev/shm)");
@@ -101,6 +105,7 @@ void resolve(CommandLine& line) {
     }
     o.peer_options.api = line.api == "single" ? PublishApi::kSingle : PublishApi::kBatch;
     o.peer_options.timestamps = on_off("--timestamps", line.timestamps);
+    o.peer_options.fenced_commits = on_off("--fenced-commits", line.fenced_commits);
     o.peer_options.prefault = on_off("--prefault", line.prefault);
     o.timeout = std::chrono::seconds(line.timeout_s);
     o.daemon_interval = std::chrono::milliseconds(line.daemon_interval_ms);
@@ -143,6 +148,7 @@ int run(const CommandLine& line) {
         .field("mode", name_of(o.peer_options.mode))
         .field("api", name_of(o.peer_options.api))
         .field("timestamps", o.peer_options.timestamps)
+        .field("fenced_commits", o.peer_options.fenced_commits)
         .field("prefault", o.peer_options.prefault)
         .field("capacity", o.peer_options.capacity)
         .field("size", static_cast<std::uint64_t>(o.size))

@@ -183,9 +183,10 @@ void read_access(const Reader& reader, const toml::table& parent, std::string_vi
 /// Reads the topic keys of `table` over `settings` (which holds the inherited values).
 void read_topic(const Reader& reader, const toml::table& table, const std::string& where,
                 TopicSettings& settings) {
-    reader.only_keys(table, where,
-                     {"capacity", "max_record_size", "max_publishers", "max_subscribers", "policy",
-                      "timestamps", "slow_subscriber", "evict_after", "publishers", "subscribers"});
+    reader.only_keys(
+        table, where,
+        {"capacity", "max_record_size", "max_publishers", "max_subscribers", "policy", "timestamps",
+         "fenced_commits", "slow_subscriber", "evict_after", "publishers", "subscribers"});
     if (const auto* node = table.get("capacity")) {
         settings.capacity = reader.size(*node, where + ".capacity");
     }
@@ -213,6 +214,9 @@ void read_topic(const Reader& reader, const toml::table& table, const std::strin
     }
     if (const auto* node = table.get("timestamps")) {
         settings.timestamps = reader.boolean(*node, where + ".timestamps");
+    }
+    if (const auto* node = table.get("fenced_commits")) {
+        settings.fenced_commits = reader.boolean(*node, where + ".fenced_commits");
     }
     if (const auto* node = table.get("slow_subscriber")) {
         const std::string action = reader.string(*node, where + ".slow_subscriber");
@@ -243,7 +247,8 @@ void check_topic(const Reader& reader, const toml::source_region& where, const s
     parameters.max_publishers = settings.max_publishers;
     parameters.max_subscribers = settings.max_subscribers;
     parameters.policy = settings.policy;
-    parameters.flags = settings.timestamps ? shmbus::format::kFlagTimestamps : 0u;
+    parameters.flags = (settings.timestamps ? shmbus::format::kFlagTimestamps : 0u) |
+                       (settings.fenced_commits ? shmbus::format::kFlagFencedCommits : 0u);
     if (auto problem = shmbus::format::check_parameters(parameters)) {
         reader.fail(where, name + ": " + *problem);
     }
@@ -453,6 +458,7 @@ shmbus::TopicOptions topic_options(const TopicSettings& settings) {
     options.max_subscribers = settings.max_subscribers;
     options.policy = settings.policy;
     options.timestamps = settings.timestamps;
+    options.fenced_commits = settings.fenced_commits;
     options.records = {settings.publishers.mode, settings.publishers.owner,
                        settings.publishers.group};
     options.state = {settings.subscribers.mode, settings.subscribers.owner,

@@ -53,6 +53,7 @@ struct TopicSettings {
     std::uint32_t max_subscribers = 64;
     shmbus::Policy policy = shmbus::Policy::kBlock;
     bool timestamps = true;
+    bool fenced_commits = false;  // shmbus::TopicOptions::fenced_commits
     SlowSubscriberPolicy slow_subscriber;
     AccessRule publishers;   // the records file
     AccessRule subscribers;  // the state file and the topic directory

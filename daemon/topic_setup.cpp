@@ -84,6 +84,9 @@ std::vector<std::string> layout_differences(const shmbus::ring::TopicView& view,
     compare(
         out, "timestamps", view.timestamps, settings.timestamps,
         [](bool on) { return std::string(on ? "on" : "off"); }, by);
+    compare(
+        out, "fenced_commits", view.fenced_commits, settings.fenced_commits,
+        [](bool on) { return std::string(on ? "on" : "off"); }, by);
     return out;
 }
 
@@ -111,6 +114,11 @@ std::vector<std::string> request_differences(const shmbus::ring::TopicView& view
             out, "timestamps", view.timestamps, *request.timestamps,
             [](bool on) { return std::string(on ? "on" : "off"); }, by);
     }
+    if (request.fenced_commits) {
+        compare(
+            out, "fenced_commits", view.fenced_commits, *request.fenced_commits,
+            [](bool on) { return std::string(on ? "on" : "off"); }, by);
+    }
     return out;
 }
 
@@ -121,6 +129,7 @@ TopicSettings apply_request(TopicSettings settings, const shmbus::control::Topic
     if (request.max_subscribers) settings.max_subscribers = *request.max_subscribers;
     if (request.policy) settings.policy = *request.policy;
     if (request.timestamps) settings.timestamps = *request.timestamps;
+    if (request.fenced_commits) settings.fenced_commits = *request.fenced_commits;
     return settings;
 }
 

@@ -47,6 +47,7 @@ struct PeerOptions {
     WaitMode mode = WaitMode::kSpin;
     PublishApi api = PublishApi::kSingle;  // shmbus: single-record or batch publishing
     bool timestamps = true;                // shmbus: topics stamp each record (the default)
+    bool fenced_commits = false;           // shmbus: TopicOptions::fenced_commits
     bool prefault = true;                  // map rings with MAP_POPULATE
     std::uint64_t capacity = std::uint64_t{1} << 20;  // bytes of buffering the link may hold
 };

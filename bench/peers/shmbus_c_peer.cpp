@@ -44,6 +44,7 @@ ShmbusCPeer::Link::Link(const LinkSpec& spec) : dir_(spec.scratch.string()), top
     options.max_publishers = 16;
     options.max_subscribers = 16;
     options.timestamps = spec.options.timestamps;
+    options.fenced_commits = spec.options.fenced_commits;
     const int status = shmbus_topic_create(dir_.c_str(), topic_.c_str(), &options);
     if (status != SHMBUS_OK) fail_shmbus_c("creating the topic", status);
 }

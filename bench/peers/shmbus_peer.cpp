@@ -36,6 +36,7 @@ ShmbusPeer::Link::Link(const LinkSpec& spec) : dir_(spec.scratch), topic_(spec.n
     options.max_publishers = 16;
     options.max_subscribers = 16;
     options.timestamps = spec.options.timestamps;
+    options.fenced_commits = spec.options.fenced_commits;
     create_topic(dir_, topic_, options);
 }
 

@@ -7,6 +7,8 @@ second on a small machine; --quick divides them for a smoke run.
 shmbus rows measure the topic users get by default (`shmbus create`: timestamps on); a row
 labelled 'ts-off' is the same topic with timestamps off, and 'shmbus fd' the same topic read by a
 subscriber that sleeps in epoll on its wake descriptor (--mode fd) rather than on its semaphore.
+A row labelled 'fenced' is a topic created with fenced commits (--fenced-commits on: publishers
+commit with a full barrier, sleepers make no membarrier).
 'cache-line' is the floor: one line bounced between two processes, latency only, records of at
 most 64 bytes. 'eventfd' is a ring in shared memory with an eventfd for a doorbell. 'shmbus-c'
 is shmbus through its C API (shmbus.h). Cases with 'runner': 'python' are not the harness's:
@@ -50,7 +52,8 @@ LATENCY_ROUNDS = 8
 SPIN_ROUND_COUNT = 100_000
 WAKE_ROUND_COUNT = 30_000
 WAKE_ROUND_WARMUP = 2_000
-WAKE_ROUND_PEERS = ["shmbus", "pipe", "mq", "unix", "shmbus fd", "eventfd"]
+WAKE_ROUND_PEERS = ["shmbus", "pipe", "mq", "unix", "shmbus fd", "eventfd", "shmbus fenced",
+                    "shmbus fd fenced"]
 # The spinning rows of each round, by size: at 64 B the floor, the reference, and shmbus with
 # timestamps on (the default) and off; at 4 KiB the reference and shmbus.
 SPIN_ROUND_ROWS = {64: ["cache-line", "reference", "shmbus", "shmbus ts-off"],
@@ -90,7 +93,9 @@ def peer_args(name, mode):
     """Harness options for a row name: 'shmbus' is the default topic (timestamps on), 'shmbus
     ts-off' the same with timestamps off; no other peer stamps records. 'shmbus fd' is the
     default topic with the reader in epoll on its wake descriptor: a sleeping row, whatever
-    `mode` says."""
+    `mode` says. A 'fenced' suffix: the topic has fenced commits."""
+    if name.startswith("shmbus") and name.endswith(" fenced"):
+        return {**peer_args(name.removesuffix(" fenced"), mode), "fenced-commits": "on"}
     if name == "shmbus ts-off":
         return {"peer": "shmbus", "mode": mode, "timestamps": "off"}
     if name == "shmbus fd":
@@ -192,13 +197,17 @@ def paired_throughput_cases(scale):
     cases = []
     rows = [("reference", "reference", "single", "off"), ("shmbus batch", "shmbus", "batch", "on"),
             ("shmbus single", "shmbus", "single", "on"),
-            ("shmbus single ts-off", "shmbus", "single", "off")]
+            ("shmbus single ts-off", "shmbus", "single", "off"),
+            ("shmbus single fenced", "shmbus", "single", "on")]
     for round_number, (label, peer, api, timestamps) in in_rounds(THROUGHPUT_ROUNDS, rows):
-        cases.append({"label": label, "group": "throughput-rounds", "round": round_number,
-                      "peer": peer, "mode": "spin", "api": api, "timestamps": timestamps,
-                      "case": "stream", "size": 64,
-                      "count": max(1000, THROUGHPUT_ROUND_COUNT // scale),
-                      "writer-cpus": "0", "reader-cpus": "1"})
+        case = {"label": label, "group": "throughput-rounds", "round": round_number,
+                "peer": peer, "mode": "spin", "api": api, "timestamps": timestamps,
+                "case": "stream", "size": 64,
+                "count": max(1000, THROUGHPUT_ROUND_COUNT // scale),
+                "writer-cpus": "0", "reader-cpus": "1"}
+        if label.endswith(" fenced"):
+            case["fenced-commits"] = "on"
+        cases.append(case)
     return cases
 
 

@@ -113,6 +113,7 @@ void request_topic(const std::filesystem::path& dir, std::string_view name,
     request.max_subscribers = options.max_subscribers;
     request.policy = options.policy;
     request.timestamps = options.timestamps;
+    request.fenced_commits = options.fenced_commits;
     (void)send_create(dir, name, request);
 }
 

@@ -223,7 +223,8 @@ void create_topic(const std::filesystem::path& dir, std::string_view name,
     params.max_publishers = options.max_publishers;
     params.max_subscribers = options.max_subscribers;
     params.policy = options.policy;
-    params.flags = options.timestamps ? format::kFlagTimestamps : 0u;
+    params.flags = (options.timestamps ? format::kFlagTimestamps : 0u) |
+                   (options.fenced_commits ? format::kFlagFencedCommits : 0u);
     if (auto problem = format::check_parameters(params)) {
         throw Error(ErrorCode::kInvalidArgument, topic + ": " + *problem);
     }

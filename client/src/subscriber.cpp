@@ -260,7 +260,7 @@ bool Subscriber::arm() noexcept {
     // The sleeper's half of the asymmetric fence (sync/asymmetric_fence.hpp). If the kernel
     // refused it, a light publisher's commit may go unsignalled: say "look again" every time,
     // which turns the caller's loop into polling rather than losing a record.
-    if (!sync::heavy_fence()) return true;
+    if (!sync::sleeper_fence(view_.fenced_commits)) return true;
     if (!has_work()) return false;
     // Work already: the caller polls rather than waits, and arms again before it does. Take the
     // bit back, so that the publishers of the records it is about to read do not each write a
@@ -515,8 +515,9 @@ Status Subscriber::wait(std::chrono::nanoseconds timeout) noexcept {
         sync::semaphore_drain(semaphore);
         sync::set_bit(sleeping, index_);
         // The sleeper's half of the asymmetric fence: publishers in registered processes commit
-        // with a release store and no barrier of their own (sync/asymmetric_fence.hpp).
-        const bool fenced = sync::heavy_fence();
+        // with a release store and no barrier of their own (sync/asymmetric_fence.hpp), unless
+        // the topic has fenced commits.
+        const bool fenced = sync::sleeper_fence(view_.fenced_commits);
         if (has_work()) {
             sync::clear_bit(sleeping, index_);
             return found_work();

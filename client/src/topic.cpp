@@ -231,6 +231,7 @@ Topic Topic::open_for_format(const std::filesystem::path& dir, std::string_view 
     view.max_subscribers = params.max_subscribers;
     view.policy = params.policy;
     view.timestamps = (params.flags & format::kFlagTimestamps) != 0;
+    view.fenced_commits = (params.flags & format::kFlagFencedCommits) != 0;
     view.record_header_size = format::record_header_size(view.timestamps);
     view.records = reinterpret_cast<format::RecordsHeader*>(records_base);
     view.publishers =

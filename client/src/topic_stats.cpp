@@ -17,6 +17,7 @@ TopicStats collect_stats(const Topic& topic) {
     stats.max_subscribers = view.max_subscribers;
     stats.policy = view.policy;
     stats.timestamps = view.timestamps;
+    stats.fenced_commits = view.fenced_commits;
     stats.created_ns = view.records->created_ns;
 
     const ring::Tail tail = ring::load_tail(view.records->tail);

@@ -96,17 +96,20 @@ bool WaitSet::remove(int fd) noexcept {
 }
 
 bool WaitSet::arm_and_look() {
-    // Drain and announce every subscriber first, then one heavy fence, then one look each: the
-    // order Subscriber::arm keeps for one, with the fence's cost paid once for the set.
+    // Drain and announce every subscriber first, then one fence, then one look each: the order
+    // Subscriber::arm keeps for one, with the fence's cost paid once for the set. The heavy
+    // fence unless every member's topic has fenced commits.
+    bool every_topic_fenced = true;
     for (const Member& member : subscribers_) {
         Subscriber& subscriber = *member.subscriber;
         if (!subscriber.attached_) continue;
+        every_topic_fenced = every_topic_fenced && subscriber.view_.fenced_commits;
         subscriber.drain_wake_fd();
         // Release, before the bit: a publisher that takes the bit reads how to wake us.
         atomics::store_release(subscriber.slot_->wake_by, format::kWakeByFifo);
         sync::set_bit(subscriber.view_.state->sleeping_subscribers, subscriber.index_);
     }
-    const bool fenced = subscribers_.empty() || sync::heavy_fence();
+    const bool fenced = subscribers_.empty() || sync::sleeper_fence(every_topic_fenced);
     for (const Member& member : subscribers_) {
         Subscriber& subscriber = *member.subscriber;
         if (!subscriber.ready()) continue;

@@ -100,6 +100,15 @@ Integer parse_number(std::string_view key, const std::string& text) {
     return static_cast<Integer>(value);
 }
 
+/// A 0 | 1 value.
+bool parse_switch(std::string_view key, const std::string& text) {
+    if (text != "0" && text != "1") {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "control request: " + std::string(key) + "=" + quoted(text) + " is not 0 or 1");
+    }
+    return text == "1";
+}
+
 void refuse_leftovers(const Fields& fields, ErrorCode code, std::string_view what) {
     if (!fields.empty()) {
         throw Error(code, "malformed control " + std::string(what) + ": unknown key " +
@@ -144,6 +153,9 @@ std::string encode_request(const CreateRequest& request) {
             *topic.policy == format::Policy::kOverwrite ? "\npolicy=overwrite" : "\npolicy=block";
     }
     if (topic.timestamps) out += *topic.timestamps ? "\ntimestamps=1" : "\ntimestamps=0";
+    if (topic.fenced_commits) {
+        out += *topic.fenced_commits ? "\nfenced_commits=1" : "\nfenced_commits=0";
+    }
     out += '\n';
     return out;
 }
@@ -183,12 +195,10 @@ CreateRequest decode_request(std::string_view message) {
                         "control request: policy=" + quoted(*text) + " is not block or overwrite");
         }
     }
-    if (auto text = take(fields, "timestamps")) {
-        if (*text != "0" && *text != "1") {
-            throw Error(ErrorCode::kInvalidArgument,
-                        "control request: timestamps=" + quoted(*text) + " is not 0 or 1");
-        }
-        topic.timestamps = *text == "1";
+    if (auto text = take(fields, "timestamps"))
+        topic.timestamps = parse_switch("timestamps", *text);
+    if (auto text = take(fields, "fenced_commits")) {
+        topic.fenced_commits = parse_switch("fenced_commits", *text);
     }
     refuse_leftovers(fields, ErrorCode::kInvalidArgument, "request");
     return request;

@@ -6,7 +6,7 @@
  *   subscriber.c  Subscriber and Record: records in place, their lifetime, poll, counters
  *   wait.c        waiting with the GIL released: wait, receive, iteration, wake_fd, arm
  *
- * The module calls nothing but shmbus.h: it depends on libshmbus.so.1's C symbols only. */
+ * The module calls nothing but shmbus.h: it depends on libshmbus.so.2's C symbols only. */
 #ifndef SHMBUS_PYTHON_H
 #define SHMBUS_PYTHON_H
 

@@ -166,7 +166,8 @@ def test_an_overwrite_topic_counts_what_a_slow_subscriber_lost(make_topic):
 
 
 def test_stat_reports_the_layout_and_the_counters(make_topic):
-    topic = make_topic(capacity=1 << 15, max_record_size=512, timestamps=False)
+    topic = make_topic(capacity=1 << 15, max_record_size=512, timestamps=False,
+                       fenced_commits=True)
     publisher = shmbus.Publisher(topic)
     subscriber = shmbus.Subscriber(topic)
     publisher.publish(b"x")
@@ -176,6 +177,7 @@ def test_stat_reports_the_layout_and_the_counters(make_topic):
     assert stats["max_record_size"] == 512
     assert stats["policy"] == "block"
     assert stats["timestamps"] is False
+    assert stats["fenced_commits"] is True
     assert stats["published"] == 1
     assert stats["publishers"] == 1 and stats["subscribers"] == 1
     assert topic.name == "t"
@@ -198,7 +200,7 @@ def test_topics_open_remove_and_context_managers(bus_dir):
 def test_the_module_reports_versions():
     assert shmbus.version() == shmbus.__version__
     assert shmbus.HEADER_VERSION.count(".") == 2
-    assert shmbus.C_ABI_VERSION == 1
+    assert shmbus.C_ABI_VERSION == 2
     assert shmbus.format_version() > 0
     assert shmbus.strerror(-2) == "timed out"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What libshmbus.so exports (client/libshmbus.map): every function shmbus.h declares, under the
-# symbol version SHMBUS_1, and nothing outside the C API and namespace shmbus.
+# symbol version SHMBUS_2, and nothing outside the C API and namespace shmbus.
 #
 # Usage: exports_test.sh LIBRARY HEADER
 # Exit status: 0 passed, 1 a failure, 77 skipped (no nm or c++filt).
@@ -19,12 +19,12 @@ exported=$(nm -D --defined-only --with-symbol-versions "$library" | awk '{ print
 declared=$(grep -oE '\bshmbus_[a-z_]+\(' "$header" | tr -d '(' | sort -u)
 [[ $(wc -l <<<"$declared") -gt 40 ]] || fail "found only $(wc -l <<<"$declared") functions in $header"
 for function in $declared; do
-  grep -qx "$function@@SHMBUS_1" <<<"$exported" || fail "$function is not exported as SHMBUS_1"
+  grep -qx "$function@@SHMBUS_2" <<<"$exported" || fail "$function is not exported as SHMBUS_2"
 done
 
 # Nothing else: the C API, the namespace shmbus and what the compiler makes for its classes.
-leaked=$(sed 's/@.*//' <<<"$exported" | grep -v '^SHMBUS_1$' | grep -v '^shmbus_' | c++filt |
+leaked=$(sed 's/@.*//' <<<"$exported" | grep -v '^SHMBUS_2$' | grep -v '^shmbus_' | c++filt |
   grep -vE '^(typeinfo for |typeinfo name for |vtable for |VTT for |guard variable for |TLS init function for |TLS wrapper function for )?shmbus::' |
   grep -vE '^(typeinfo for |typeinfo name for |vtable for |VTT for |guard variable for |TLS init function for |TLS wrapper function for )?(void |bool |int |unsigned |long |char |std::[^ ]+ )?shmbus::' || true)
 [[ -z "$leaked" ]] || fail "exported beyond the public API:"$'\n'"$leaked"
-echo "exports_test: $(wc -l <<<"$declared") C functions exported as SHMBUS_1, nothing outside shmbus"
+echo "exports_test: $(wc -l <<<"$declared") C functions exported as SHMBUS_2, nothing outside shmbus"

@@ -185,9 +185,28 @@ static void a_topic_is_created_opened_described_and_removed(void) {
     CHECK(stats.max_subscribers == 4);
     CHECK(stats.policy == SHMBUS_POLICY_BLOCK);
     CHECK(stats.timestamps);
+    CHECK(!stats.fenced_commits);
     CHECK(stats.created_ns > 0);
     CHECK(stats.publishers == 0 && stats.subscribers == 0 && stats.published == 0);
+    shmbus_topic_close(&topic);
 
+    /* The options the defaults leave off: no timestamps, fenced commits. */
+    shmbus_topic_options options;
+    shmbus_topic_options_init(&options);
+    CHECK(options.timestamps && !options.fenced_commits);
+    options.capacity = 4096;
+    options.max_record_size = 256;
+    options.timestamps = false;
+    options.fenced_commits = true;
+    CHECK_OK(shmbus_topic_create(bus, "fenced", &options));
+    topic = open_topic("fenced");
+    shmbus_topic_stats_init(&stats);
+    CHECK_OK(shmbus_topic_stat(topic, &stats));
+    CHECK(!stats.timestamps && stats.fenced_commits);
+    shmbus_topic_close(&topic);
+    CHECK_OK(shmbus_topic_remove(bus, "fenced"));
+
+    topic = open_topic("orders");
     shmbus_topic_close(&topic);
     CHECK(topic == NULL);
     shmbus_topic_close(&topic); /* closing a closed (NULL) handle is nothing to do */

@@ -62,7 +62,7 @@ TEST_CASE("stat --json shows a running subscriber's pid, and the topic's geometr
     const ToolResult text = run_tool({"stat", "--dir", dir_of(bus), "t"});
     REQUIRE_MESSAGE(text.status() == 0, text.err);
     CHECK(text.out.starts_with("topic t "));
-    CHECK(text.out.find("policy        overwrite") != std::string::npos);
+    CHECK(text.out.find("policy          overwrite") != std::string::npos);
     CHECK(text.out.find("subscribers: 1 of 64 slots") != std::string::npos);
     CHECK(text.out.find("    0     " + std::to_string(sub.pid()) + " ") != std::string::npos);
 }
@@ -137,9 +137,10 @@ TEST_CASE("SHMBUS_DIR chooses the bus directory when --dir is not given") {
 
 TEST_CASE("create applies every option, with K, M and G sizes, and notes that no daemon runs") {
     BusDirectory bus;
-    const ToolResult created = run_tool(
-        {"create", "--dir", dir_of(bus), "t", "--capacity", "2M", "--max-record", "4K", "--policy",
-         "overwrite", "--max-publishers", "2", "--max-subscribers", "3", "--no-timestamps"});
+    const ToolResult created =
+        run_tool({"create", "--dir", dir_of(bus), "t", "--capacity", "2M", "--max-record", "4K",
+                  "--policy", "overwrite", "--max-publishers", "2", "--max-subscribers", "3",
+                  "--no-timestamps", "--fenced-commits"});
     REQUIRE_MESSAGE(created.status() == 0, created.err);
     CHECK(created.out.empty());
     CHECK(created.err.find("no shmbusd supervises " + dir_of(bus) +
@@ -152,6 +153,9 @@ TEST_CASE("create applies every option, with K, M and G sizes, and notes that no
     CHECK(stats.max_publishers == 2);
     CHECK(stats.max_subscribers == 3);
     CHECK_FALSE(stats.timestamps);
+    CHECK(stats.fenced_commits);
+    const ToolResult stat = run_tool({"stat", "--dir", dir_of(bus), "t"});
+    CHECK(stat.out.find("fenced commits  yes") != std::string::npos);
 
     const ToolResult big =
         run_tool({"create", "--dir", dir_of(bus), "g", "--capacity", "1G", "--max-record", "1M"});

@@ -37,6 +37,8 @@ TEST_CASE("an empty configuration gives the documented defaults") {
     CHECK(config.defaults.capacity == (1u << 20));
     CHECK(config.defaults.max_record_size == 64 * 1024);
     CHECK(config.defaults.policy == shmbus::Policy::kBlock);
+    CHECK(config.defaults.timestamps);
+    CHECK_FALSE(config.defaults.fenced_commits);
     CHECK(config.defaults.slow_subscriber.action == shmbusd::SlowSubscriberAction::kWait);
     CHECK(config.defaults.publishers.mode == 0660);
     CHECK(config.defaults.subscribers.mode == 0660);
@@ -63,6 +65,7 @@ publishers = { mode = 0o664 }
 [topics.ticks]
 policy = "overwrite"
 slow_subscriber = "wait"
+fenced_commits = true
 )",
                                                 "test.toml");
     REQUIRE(config.topics.size() == 2);
@@ -73,6 +76,8 @@ slow_subscriber = "wait"
     CHECK(orders.slow_subscriber.action == shmbusd::SlowSubscriberAction::kEvict);
     CHECK(orders.slow_subscriber.evict_after == std::chrono::seconds(5));
     CHECK(config.settings_for("ticks").policy == shmbus::Policy::kOverwrite);
+    CHECK(config.settings_for("ticks").fenced_commits);
+    CHECK_FALSE(orders.fenced_commits);
     // Topics the configuration does not name get the defaults.
     CHECK(&config.settings_for("unnamed") == &config.defaults);
     CHECK(config.check_interval == std::chrono::milliseconds(100));

@@ -29,6 +29,7 @@ TEST_CASE("a create request survives encoding with exactly the parameters it nam
     request.topic.capacity = std::uint64_t{1} << 24;
     request.topic.policy = shmbus::format::Policy::kOverwrite;
     request.topic.timestamps = false;
+    request.topic.fenced_commits = true;
     const control::CreateRequest decoded =
         control::decode_request(control::encode_request(request));
     CHECK(decoded == request);
@@ -63,6 +64,7 @@ TEST_CASE("malformed requests are refused with a message naming the problem") {
     CHECK(contains(refusal_of(head + "colour=blue\n"), "unknown key 'colour'"));
     CHECK(contains(refusal_of(head + "policy=lossy\n"), "not block or overwrite"));
     CHECK(contains(refusal_of(head + "timestamps=yes\n"), "not 0 or 1"));
+    CHECK(contains(refusal_of(head + "fenced_commits=2\n"), "fenced_commits='2' is not 0 or 1"));
     CHECK(contains(refusal_of(head + "no equals sign\n"), "is not key=value"));
     CHECK(contains(refusal_of("shmbus-control 1\nop=delete\nname=t\n"), "unknown op 'delete'"));
     CHECK(contains(refusal_of("shmbus-control 1\nop=create\n"), "no name="));

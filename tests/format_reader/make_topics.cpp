@@ -139,6 +139,9 @@ shmbus::TopicOptions options(std::uint64_t capacity, std::uint32_t max_record,
     topic.max_subscribers = 4;
     topic.policy = policy;
     topic.timestamps = timestamps;
+    // The variant without timestamps has fenced commits (flag bit 1): a rule for publishers,
+    // which a reader accepts and otherwise ignores.
+    topic.fenced_commits = !timestamps;
     return topic;
 }
 
@@ -400,7 +403,7 @@ int main(int argc, char** argv) {
         }
         make_refused(dir, "refused_version", 8, 4);  // format version 4
         std::printf("refused_version 2 5\n");
-        make_refused(dir, "refused_flags", 64, 3);  // flag bit 1
+        make_refused(dir, "refused_flags", 64, 5);  // flag bit 2
         std::printf("refused_flags 2 5\n");
     } catch (const std::exception& error) {
         std::fprintf(stderr, "make_topics: %s\n", error.what());

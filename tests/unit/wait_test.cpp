@@ -75,9 +75,16 @@ TEST_CASE(
     CHECK(subscriber.wait(20ms) == Status::kTimedOut);
 }
 
-TEST_CASE("wait returns kOk promptly when another process commits while it sleeps") {
+namespace {
+
+/// A subscriber asleep in wait() and a publisher in another process that commits once it sees
+/// the subscriber's sleeping bit. `fenced_commits`: the topic's publishers commit with a full
+/// barrier and the sleeper makes no membarrier (sync/asymmetric_fence.hpp).
+void woken_by_another_process(bool fenced_commits) {
     shmbus::test::BusDirectory bus;
-    const shmbus::Topic topic = make_topic(bus);
+    const shmbus::Topic topic = shmbus::test::create_and_open(
+        bus, {.capacity = 4096, .max_record_size = 256, .fenced_commits = fenced_commits});
+    REQUIRE(shmbus::collect_stats(topic).fenced_commits == fenced_commits);
     shmbus::Subscriber subscriber(topic);
     const std::uint32_t index = subscriber.slot();
     constexpr int kRounds = 12;
@@ -127,6 +134,16 @@ TEST_CASE("wait returns kOk promptly when another process commits while it sleep
                                                                << latencies.back());
     // A lost wake-up would cost the 100 ms safety sleep in every round.
     CHECK(median < 50.0);
+}
+
+}  // namespace
+
+TEST_CASE("wait returns kOk promptly when another process commits while it sleeps") {
+    woken_by_another_process(false);
+}
+
+TEST_CASE("on a topic with fenced commits, wait is woken promptly without membarrier") {
+    woken_by_another_process(true);
 }
 
 TEST_CASE("a blocked publisher is woken promptly when the subscriber holding it back polls") {

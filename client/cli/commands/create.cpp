@@ -58,6 +58,9 @@ class Create final : public Command {
                 ->default_str(max_subscribers_text_);
         app.add_flag("--no-timestamps", no_timestamps_,
                      "Do not stamp records with their publication time (~20 ns a record)");
+        app.add_flag("--fenced-commits", fenced_commits_,
+                     "Publishers commit with a full barrier, so that sleeping readers wake as "
+                     "fast as from a pipe (~7% of single-record throughput)");
     }
 
     ExitStatus run(const Context& context) override {
@@ -75,6 +78,7 @@ class Create final : public Command {
         options.max_publishers = parse_count32("--max-publishers", max_publishers_text_);
         options.max_subscribers = parse_count32("--max-subscribers", max_subscribers_text_);
         options.timestamps = !no_timestamps_;
+        options.fenced_commits = fenced_commits_;
 
         const std::filesystem::path& dir = context.bus_directory;
         const std::filesystem::path socket = control_socket_path(dir);
@@ -90,6 +94,7 @@ class Create final : public Command {
                 request.max_subscribers = options.max_subscribers;
             }
             if (no_timestamps_) request.timestamps = false;
+            if (fenced_commits_) request.fenced_commits = true;
             try {
                 if (!ensure_topic(dir, topic_, request)) {
                     throw Error(ErrorCode::kExists,
@@ -124,6 +129,7 @@ class Create final : public Command {
     std::string max_publishers_text_;
     std::string max_subscribers_text_;
     bool no_timestamps_ = false;
+    bool fenced_commits_ = false;
 };
 
 const CommandRegistration registration{"create", "Create a topic", make_command<Create>};

@@ -47,6 +47,7 @@ std::string render_text(const TopicStats& stats, const std::filesystem::path& di
     facts.add({"max record", fmt::format("{} bytes", stats.max_record_size)});
     facts.add({"policy", std::string(policy_name(stats.policy))});
     facts.add({"timestamps", yes_no(stats.timestamps)});
+    facts.add({"fenced commits", yes_no(stats.fenced_commits)});
     facts.add({"created", describe_time(stats.created_ns)});
     facts.add({"tail",
                fmt::format("position {}, sequence {}", stats.tail_position, stats.tail_sequence)});
@@ -100,6 +101,7 @@ std::string render_json(const TopicStats& stats, const std::filesystem::path& di
     json.field("max_subscribers", stats.max_subscribers);
     json.field("policy", policy_name(stats.policy));
     json.field("timestamps", stats.timestamps);
+    json.field("fenced_commits", stats.fenced_commits);
     json.field("created_ns", stats.created_ns);
     json.field("tail_position", stats.tail_position);
     json.field("tail_sequence", stats.tail_sequence);

@@ -41,12 +41,12 @@ extern "C" {
 
 /* The release this header belongs to (the same values as shmbus/version.hpp: the build checks
  * that they agree with the project's version). */
-#define SHMBUS_VERSION "0.2.0"
+#define SHMBUS_VERSION "0.3.0"
 #define SHMBUS_VERSION_MAJOR 0
-#define SHMBUS_VERSION_MINOR 2
+#define SHMBUS_VERSION_MINOR 3
 #define SHMBUS_VERSION_PATCH 0
-/* The SONAME's number: libshmbus.so.1 (docs/COMPATIBILITY.md). */
-#define SHMBUS_C_ABI_VERSION 1
+/* The SONAME's number: libshmbus.so.2 (docs/COMPATIBILITY.md). */
+#define SHMBUS_C_ABI_VERSION 2
 
 /* SHMBUS_STRUCT_SIZE_RULE: an options struct passed in whose struct_size is smaller than the
  * first published version of that struct is SHMBUS_E_INVALID_ARGUMENT. One that is larger than
@@ -102,7 +102,7 @@ const char* shmbus_last_error_message(void);
 /* The errno of the failing system call behind the last failure on this thread, or 0. */
 int shmbus_last_errno(void);
 
-/* "0.2.0": the release of the library loaded, which may be newer than SHMBUS_VERSION. */
+/* "0.3.0": the release of the library loaded, which may be newer than SHMBUS_VERSION. */
 const char* shmbus_version(void);
 /* The topic format version this library reads and writes (docs/COMPATIBILITY.md). */
 uint32_t shmbus_format_version(void);
@@ -125,6 +125,8 @@ typedef struct shmbus_topic_options {
     uint32_t max_subscribers; /* default 64 */
     int32_t policy;           /* a shmbus_policy, default SHMBUS_POLICY_BLOCK */
     bool timestamps;          /* stamp each record with CLOCK_REALTIME (default true) */
+    bool fenced_commits;      /* publishers commit with a full barrier, so that sleeping
+                               * subscribers need no membarrier(2) (default false) */
     uint32_t records_mode;    /* default 0640 */
     uint32_t state_mode;      /* default 0660 */
     uint32_t directory_mode;  /* default 0755 */
@@ -151,6 +153,7 @@ typedef struct shmbus_topic_stats {
     uint32_t max_subscribers;
     int32_t policy;
     bool timestamps;
+    bool fenced_commits;
     uint64_t created_ns;    /* CLOCK_REALTIME */
     uint64_t tail_position; /* where the next frame will be claimed */
     uint64_t tail_sequence; /* sequence numbers handed out so far */

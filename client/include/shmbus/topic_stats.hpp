@@ -44,6 +44,7 @@ struct TopicStats {
     std::uint32_t max_subscribers = 0;
     Policy policy = Policy::kBlock;
     bool timestamps = false;
+    bool fenced_commits = false;
     std::uint64_t created_ns = 0;
 
     std::uint64_t tail_position = 0;

@@ -35,6 +35,7 @@ bool topic_options_of(const char* function, const shmbus_topic_options* in, Topi
     out.max_subscribers = options.max_subscribers;
     out.policy = options.policy == SHMBUS_POLICY_BLOCK ? Policy::kBlock : Policy::kOverwrite;
     out.timestamps = options.timestamps;
+    out.fenced_commits = options.fenced_commits;
     out.records.mode = static_cast<mode_t>(options.records_mode);
     out.state.mode = static_cast<mode_t>(options.state_mode);
     out.directory.mode = static_cast<mode_t>(options.directory_mode);
@@ -97,6 +98,7 @@ void shmbus_topic_options_init(shmbus_topic_options* options) {
     options->records_mode = defaults.records.mode;
     options->state_mode = defaults.state.mode;
     options->directory_mode = defaults.directory.mode;
+    options->fenced_commits = defaults.fenced_commits;
 }
 
 void shmbus_open_options_init(shmbus_open_options* options) {
@@ -214,6 +216,7 @@ int shmbus_topic_stat(const shmbus_topic* topic, shmbus_topic_stats* stats) {
         out.supervisor_pid = collected.supervisor_pid;
         out.publishers = static_cast<std::uint32_t>(collected.publishers.size());
         out.subscribers = static_cast<std::uint32_t>(collected.subscribers.size());
+        out.fenced_commits = collected.fenced_commits;
         if (!write_out(stats, kTopicStatsV1, out)) {
             return invalid(kFunction, "stats->struct_size is wrong (shmbus_topic_stats_init)");
         }

@@ -15,7 +15,7 @@
 //
 // A request names only the parameters its sender chose; the daemon fills in the rest from its
 // configuration. The request keys are capacity, max_record_size, max_publishers, max_subscribers
-// (decimal), policy (block | overwrite) and timestamps (0 | 1). The reply codes are the names of
+// (decimal), policy (block | overwrite), timestamps and fenced_commits (0 | 1). The reply codes are the names of
 // shmbus::ErrorCode (invalid_argument, not_found, exists, permission, ...).
 //
 // Both sides are strict: an unknown or repeated key, a value that is not a plain decimal number
@@ -47,6 +47,7 @@ struct TopicRequest {
     std::optional<std::uint32_t> max_subscribers = std::nullopt;
     std::optional<format::Policy> policy = std::nullopt;
     std::optional<bool> timestamps = std::nullopt;
+    std::optional<bool> fenced_commits = std::nullopt;
 
     friend bool operator==(const TopicRequest&, const TopicRequest&) = default;
 };

@@ -39,7 +39,7 @@
 //   +-------------------------------+-------------------------------+
 //   |  max subscribers              |  policy (0 block, 1 overwrite)|  56
 //   +-------------------------------+-------------------------------+ line 1
-//   |  flags (bit 0: timestamps)    |  reserved                     |  64
+//   |  flags (see kKnownFlags)      |  reserved                     |  64
 //   +-------------------------------+-------------------------------+
 //   |                 created, CLOCK_REALTIME ns (64 bits)          |  72
 //   +---------------------------------------------------------------+
@@ -92,8 +92,13 @@ inline constexpr std::uint64_t kPageSize = 4096;
 inline constexpr std::uint64_t kHeaderSize = 4096;
 inline constexpr std::size_t kTopicNameField = 64;
 
+// Records carry a timestamp word after their header (format/frame_header.hpp).
 inline constexpr std::uint32_t kFlagTimestamps = 1u << 0;
-inline constexpr std::uint32_t kKnownFlags = kFlagTimestamps;
+// Publishers commit with a full barrier (a seq_cst store), so a subscriber going to sleep needs
+// no membarrier(2) to be sure it is seen (sync/asymmetric_fence.hpp). A reader that does not
+// know the bit refuses the topic: it would commit without the barrier its sleepers rely on.
+inline constexpr std::uint32_t kFlagFencedCommits = 1u << 1;
+inline constexpr std::uint32_t kKnownFlags = kFlagTimestamps | kFlagFencedCommits;
 
 enum class Policy : std::uint32_t {
     kBlock = 0,      // lossless: publishers wait for the slowest live subscriber

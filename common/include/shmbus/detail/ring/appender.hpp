@@ -97,7 +97,8 @@ class Appender {
           slot_(&view.publishers[slot_index]),
           watch_(watch),
           slot_index_(slot_index),
-          light_fence_(sync::light_fence_usable()) {
+          // A topic with fenced commits promises its sleepers the full barrier on every commit.
+          light_fence_(!view.fenced_commits && sync::light_fence_usable()) {
         expected_ = load_tail(view_.records->tail);
     }
 

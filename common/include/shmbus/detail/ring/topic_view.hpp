@@ -25,6 +25,7 @@ struct TopicView {
     std::uint32_t max_subscribers = 0;
     format::Policy policy = format::Policy::kBlock;
     bool timestamps = false;
+    bool fenced_commits = false;  // kFlagFencedCommits: sleepers need no heavy fence
     std::uint64_t record_header_size = format::kFrameHeaderSize;  // record_header_size(timestamps)
 
     // into the records mapping (read-only for subscribers: writing through these faults)

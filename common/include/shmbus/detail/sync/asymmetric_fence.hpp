@@ -19,6 +19,12 @@
 // filter, valgrind), its publishers keep the full barrier on every commit. A sleeper whose own
 // membarrier fails cannot vouch for other processes' light commits, so it sleeps in short slices
 // (Subscriber::wait) instead of trusting a post.
+//
+// A topic may instead put the cost back on its publishers (kFlagFencedCommits, "fenced
+// commits"): every publisher of it commits with a seq_cst store, light_fence_usable or not, and
+// its sleepers make do with a full barrier of their own (sleeper_fence). Where readers sleep
+// after most records, as an event loop's do, that trades a locked instruction per record for a
+// system call and an interrupt of the publishers' CPUs per sleep.
 #pragma once
 
 #include <atomic>
@@ -39,5 +45,16 @@ inline void light_fence() noexcept {
 /// thread. False if the kernel refused it; the caller must then not rely on being woken by a
 /// light waker, and bounds its sleep instead.
 [[nodiscard]] bool heavy_fence() noexcept;
+
+/// The sleeper's half on a topic: a full barrier of this thread's own where every publisher
+/// of the topic fences its commits (kFlagFencedCommits), else heavy_fence(). False as
+/// heavy_fence.
+[[nodiscard]] inline bool sleeper_fence(bool fenced_commits) noexcept {
+    if (fenced_commits) {
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        return true;
+    }
+    return heavy_fence();
+}
 
 }  // namespace shmbus::sync
