@@ -304,7 +304,7 @@ static PyMethodDef topic_methods[] = {
      "Creates a topic and opens it for publishing. capacity is the ring's size in bytes, a\n"
      "power of two; policy 'block' is lossless (publishers wait for the slowest subscriber),\n"
      "'overwrite' never makes publishers wait. fenced_commits: publishers commit with a full\n"
-     "barrier, so that sleeping subscribers wake as fast as from a pipe (about 7% of the\n"
+     "barrier, so that sleeping subscribers wake as fast as from a pipe (about 6% of the\n"
      "publish rate). Raises Exists (unless exist_ok),\n"
      "InvalidArgument, NoSpace, PermissionDenied."},
     {"open_or_create", (PyCFunction)(void (*)(void))topic_open_or_create,

@@ -168,6 +168,9 @@ class Subscriber {
     /// signalling delays the wake-up by at most one supervision interval of shmbusd (which
     /// signals a subscriber that has records and is not armed), or, with no daemon, until the
     /// event loop's own timeout.
+    ///
+    /// Arming costs a membarrier(2) unless the topic was created with fenced commits
+    /// (TopicOptions::fenced_commits), the choice for topics read mostly from event loops.
     [[nodiscard]] int wake_fd();
     /// See wake_fd(). True: poll again before waiting. Also true if wake_fd() was never opened.
     [[nodiscard]] bool arm() noexcept;

@@ -40,11 +40,11 @@ struct TopicOptions {
     Policy policy = Policy::kBlock;
     // Stamp each record with CLOCK_REALTIME: about 20 ns and 8 bytes of ring a record.
     bool timestamps = true;
-    /// Publishers commit each record with a full barrier (a locked instruction, about 7% of
+    /// Publishers commit each record with a full barrier (a locked instruction, about 6% of
     /// single-record throughput here), so that a subscriber going to sleep needs no
     /// membarrier(2). That system call interrupts the CPUs running publishers; without it a
     /// sleeping reader's wake-up costs what a pipe's does. For topics whose readers mostly sleep
-    /// (event loops, low rates); see docs/FORMAT.md, "Who pays for the barrier".
+    /// (event loops, low rates); see docs/FORMAT.md, "Fenced commits".
     bool fenced_commits = false;
     /// Records: publishers need read-write, subscribers read. State: everyone read-write. The
     /// locks file takes the records file's owner and group and only its write bits
