@@ -50,6 +50,9 @@ class Command {
 
     /// Runs the command once its command line parsed. Returns the exit status on success.
     [[nodiscard]] virtual ExitStatus run(const Context& context) = 0;
+    /// Whether the command works on the bus directory, which must then exist. Commands on
+    /// other files (an archive) say no, and context.bus_directory is then only a path.
+    [[nodiscard]] virtual bool needs_bus_directory() const { return true; }
 };
 
 using CommandFactory = std::unique_ptr<Command> (*)();

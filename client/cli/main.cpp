@@ -80,7 +80,7 @@ void report_usage_error(const CLI::App& app, const CLI::ParseError& error, int a
 int run_command(Command& command, const std::optional<std::string>& dir_option) {
     try {
         const BusDirectory dir = resolve_bus_directory(dir_option);
-        require_bus_directory(dir);
+        if (command.needs_bus_directory()) require_bus_directory(dir);
         return static_cast<int>(command.run(Context{dir.path}));
     } catch (const Interrupted& interrupted) {
         return kInterruptedBase + interrupted.signal();
