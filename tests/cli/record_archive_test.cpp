@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <shmbus/shmbus.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/bus_directory.hpp"
@@ -117,13 +118,17 @@ TEST_CASE("record and archive refuse trouble with a message and the documented s
     const ToolResult no_topic = run_tool({"--dir", dir, "record", "nope", "-o", archive});
     CHECK(no_topic.status() == 3);
 
-    // A second recorder on one archive: busy.
+    // A second recorder on one archive: busy. The first takes the archive's lock before it
+    // attaches its subscriber, so once the topic shows a subscriber the lock is held.
     Process running = Process::start_tool({"--dir", dir, "record", "t", "-o", archive});
-    ToolResult busy;
+    const shmbus::Topic topic = shmbus::Topic::open(bus.path(), "t");
     const auto deadline = shmbus::test::cli::Clock::now() + std::chrono::seconds(10);
-    do {
-        busy = run_tool({"--dir", dir, "record", "t", "-o", archive, "-n", "1"});
-    } while (busy.status() != 7 && shmbus::test::cli::Clock::now() < deadline);
+    while (shmbus::collect_stats(topic).subscribers.empty() &&
+           shmbus::test::cli::Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // how often it looks
+    }
+    REQUIRE_FALSE(shmbus::collect_stats(topic).subscribers.empty());
+    const ToolResult busy = run_tool({"--dir", dir, "record", "t", "-o", archive, "-n", "1"});
     CHECK(busy.status() == 7);
     CHECK(contains(busy.err, "is being recorded by another process"));
     running.signal(SIGINT);
