@@ -8,20 +8,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 
 #include "shmbus/archive/segment_reader.hpp"
+#include "shmbus/detail/util/record_clock.hpp"
 #include "shmbus/error.hpp"
 
 namespace shmbus::archive {
 namespace {
-
-std::uint64_t now_ns() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
-           static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 /// pwrite all of `bytes` at `offset`; false with errno set on failure.
 bool write_all(int fd, std::span<const std::byte> bytes, std::uint64_t offset) {
@@ -217,7 +210,7 @@ void ArchiveWriter::start_segment(std::uint64_t first_sequence) {
     header.header_size = kSegmentHeaderSize;
     std::memcpy(header.topic_id, topic_id_, sizeof topic_id_);
     header.first_sequence = first_sequence;
-    header.created_ns = now_ns();
+    header.created_ns = util::realtime_ns();
     std::memcpy(header.topic_name, topic_name_.data(), topic_name_.size());
     if (!write_all(fd.get(), bytes_of(header), 0)) {
         const int error = errno;

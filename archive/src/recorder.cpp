@@ -1,6 +1,8 @@
 #include "shmbus/archive/recorder.hpp"
 
-#include <time.h>
+#include <algorithm>
+
+#include "shmbus/detail/util/record_clock.hpp"
 
 namespace shmbus::archive {
 namespace {
@@ -9,13 +11,6 @@ namespace {
 // is due, so the buffer stays small whatever the records' size.
 constexpr std::size_t kBatch = 256;
 constexpr std::size_t kStepBytes = 1 << 20;
-
-std::uint64_t now_ns() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
-           static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 }  // namespace
 
@@ -45,7 +40,7 @@ PollResult Recorder::step(std::size_t limit) {
         resuming_ = false;
         lost_seen_ = lost;
         if (missing > 0 && next) {
-            writer_.append_gap(*next, missing, now_ns());
+            writer_.append_gap(*next, missing, util::realtime_ns());
             ++counts_.gaps;
             counts_.gap_records += missing;
         }
