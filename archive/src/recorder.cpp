@@ -44,8 +44,11 @@ PollResult Recorder::step(std::size_t limit) {
             ++counts_.gaps;
             counts_.gap_records += missing;
         }
-        writer_.append_record(record.sequence, record.timestamp_ns, record.publisher,
-                              record.payload);
+        // A topic without timestamps: the recorder's reading of the clock stands in, so that
+        // lookups by time and replay's pacing work on every archive.
+        const std::uint64_t timestamp =
+            record.timestamp_ns != 0 ? record.timestamp_ns : util::realtime_ns();
+        writer_.append_record(record.sequence, timestamp, record.publisher, record.payload);
         ++counts_.records;
     };
     while (total.records < limit && writer_.pending_bytes() < kStepBytes) {
