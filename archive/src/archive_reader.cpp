@@ -59,14 +59,36 @@ ReadSummary read_archive(const std::filesystem::path& dir, std::uint64_t from,
         if (segments[i].first_sequence <= from) first = i;
     }
     std::uint64_t next = 0;  // what the next entry's sequence must be at least
+    bool opened_any = false;
+    bool vanished = false;  // a segment due since the last one read was removed
     for (std::size_t i = first; i < segments.size(); ++i) {
         std::optional<SegmentReader> opened;
         try {
+            // Opened once and read through this descriptor to its end, even if retention
+            // removes the file meanwhile.
             opened.emplace(segments[i].path);
+        } catch (const Error& error) {
+            if (error.code() == ErrorCode::kNotFound) {
+                // Removed by retention since the listing: a trim, not damage.
+                summary.trimmed_segments.push_back(segments[i].path);
+                vanished = true;
+            } else {
+                summary.damage.push_back({segments[i].path, 0, 0, error.what()});
+            }
+            continue;
         } catch (const std::exception& error) {
             summary.damage.push_back({segments[i].path, 0, 0, error.what()});
             continue;
         }
+        // Sequences due and not in the archive, because their segments were removed (or, at the
+        // start, never recorded); not when an unreadable segment stands in between.
+        const std::uint64_t due = std::max(from, next);
+        if (segments[i].first_sequence > due &&
+            (vanished || (!opened_any && summary.damage.empty()))) {
+            summary.trimmed_to = segments[i].first_sequence;
+        }
+        opened_any = true;
+        vanished = false;
         SegmentReader& reader = *opened;
         const std::vector<IndexEntry> index = reader.read_index();
         std::uint64_t offset = start_offset(index, from);

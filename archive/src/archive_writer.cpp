@@ -291,6 +291,16 @@ void ArchiveWriter::flush() {
         pending_ = std::move(pending_next_);
         pending_next_ = {};
         write_out(pending_);
+        // The segment just closed is no longer the last: retention may now remove it, or
+        // older ones.
+        if (options_.retention.limits()) {
+            const RetentionResult removed =
+                apply_retention(dir_, options_.retention, util::realtime_ns());
+            for (const RemovedSegment& segment : removed.removed) {
+                ++segments_removed_;
+                bytes_removed_ += segment.bytes;
+            }
+        }
     }
 }
 

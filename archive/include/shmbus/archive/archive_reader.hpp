@@ -1,11 +1,16 @@
 // Reading an archive directory: its segments in order, and its entries from any sequence on
 // (docs/ARCHIVE.md). Safe beside a recorder appending to the last segment: a reader sees the
-// entries whole when it looks and ends at a torn tail rather than reading into it.
+// entries whole when it looks and ends at a torn tail rather than reading into it. Safe beside
+// retention removing the oldest segments: a segment is opened once, when the read reaches it,
+// and read to its end through that descriptor even if it is removed meanwhile; a segment
+// removed before the read reaches it is reported as trimmed, and the read goes on with the
+// next one.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -40,6 +45,14 @@ struct Damage {
 struct ReadSummary {
     std::uint64_t entries = 0;
     std::vector<Damage> damage;
+    /// Set when the archive no longer held the sequences the read was due to go on at (from
+    /// `from`, or after the segment it had just finished), because their segments were removed
+    /// or were never recorded: the sequence the read went on at, the first of the next segment
+    /// it could open. The archive cannot tell a trimmed start from a recording that began
+    /// later.
+    std::optional<std::uint64_t> trimmed_to;
+    /// Segments listed when the read began and removed (by retention) before it reached them.
+    std::vector<std::filesystem::path> trimmed_segments;
 };
 
 /// The segments of the archive in `dir`, in order of first sequence. Throws shmbus::Error
@@ -49,7 +62,9 @@ struct ReadSummary {
 /// Calls `handler` for each entry holding a sequence at or after `from`, in order, until the
 /// archive ends or the handler returns false. Damaged bytes (a failed checksum, an impossible
 /// length) are skipped to the segment's next index point, or its next segment, and reported in
-/// the summary; the entries around them are delivered.
+/// the summary; the entries around them are delivered. When the segments that held `from`, or
+/// that followed the segment just read, are gone, the read goes on at the next one and says so
+/// in `trimmed_to`.
 ReadSummary read_archive(const std::filesystem::path& dir, std::uint64_t from,
                          const std::function<bool(const ArchivedEntry&)>& handler);
 

@@ -9,7 +9,9 @@
 // past its segment's data; with SyncPolicy::kEveryFlush each flush fdatasyncs the segment
 // before it writes the index, and the index after.
 // A segment is closed once it passes `segment_bytes`, at an entry boundary, and the next one is
-// named after the sequence of its first entry.
+// named after the sequence of its first entry. With a retention policy, each time a flush
+// starts a new segment the oldest segments the policy does not allow are removed (retention.hpp),
+// never the one being appended to.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shmbus/archive/retention.hpp"
 #include "shmbus/archive/segment_format.hpp"
 #include "shmbus/detail/util/unique_fd.hpp"
 
@@ -33,6 +36,7 @@ enum class SyncPolicy {
 struct WriterOptions {
     std::uint64_t segment_bytes = std::uint64_t{64} << 20;
     SyncPolicy sync = SyncPolicy::kNone;
+    RetentionPolicy retention{};  // applied each time a new segment starts; none by default
 };
 
 class ArchiveWriter {
@@ -64,12 +68,16 @@ class ArchiveWriter {
     /// Appends a gap marker: `count` records from `first_sequence` on that were never read.
     void append_gap(std::uint64_t first_sequence, std::uint64_t count, std::uint64_t timestamp_ns);
     /// Writes what is buffered (segment, then index), starting the next segment if the open
-    /// one is full, and fdatasyncs per the policy. On a failure (ENOSPC: kNoSpace) the file is
+    /// one is full (and then applying the retention policy), and fdatasyncs per the policy. On a failure (ENOSPC: kNoSpace) the file is
     /// cut back to its last whole entry and the entries stay buffered, so a later flush may
     /// still write them.
     void flush();
 
     [[nodiscard]] const std::filesystem::path& directory() const noexcept { return dir_; }
+    /// Segments the retention policy removed since this writer opened the archive, and their
+    /// bytes (segments and indexes).
+    [[nodiscard]] std::uint64_t segments_removed() const noexcept { return segments_removed_; }
+    [[nodiscard]] std::uint64_t bytes_removed() const noexcept { return bytes_removed_; }
     /// Whether the open segment is full (or none is open) and the next flush starts one:
     /// a caller that wants segments near `segment_bytes` flushes now.
     [[nodiscard]] bool segment_pending() const noexcept { return next_segment_.has_value(); }
@@ -113,6 +121,8 @@ class ArchiveWriter {
     std::optional<std::uint64_t> next_sequence_;
     std::uint64_t truncated_bytes_ = 0;
     std::string truncation_;
+    std::uint64_t segments_removed_ = 0;
+    std::uint64_t bytes_removed_ = 0;
 };
 
 }  // namespace shmbus::archive
