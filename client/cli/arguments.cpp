@@ -119,6 +119,27 @@ std::chrono::nanoseconds parse_seconds(std::string_view option, std::string_view
     return std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(seconds * 1e9)));
 }
 
+std::chrono::seconds parse_duration(std::string_view option, std::string_view text) {
+    constexpr std::string_view kExpected = "a duration (a number with s, m, h or d, such as 10m)";
+    std::uint64_t value = 0;
+    std::string_view rest;
+    if (!parse_digits(text, value, rest)) refuse(option, text, kExpected);
+    std::uint64_t unit = 1;
+    if (rest == "m") {
+        unit = 60;
+    } else if (rest == "h") {
+        unit = 3600;
+    } else if (rest == "d") {
+        unit = 86400;
+    } else if (!rest.empty() && rest != "s") {
+        refuse(option, text, kExpected);
+    }
+    // Seconds as an int64 count, and in nanoseconds too, without overflow: about 292 years.
+    constexpr std::uint64_t kMax = std::numeric_limits<std::int64_t>::max() / 1'000'000'000;
+    if (value > kMax / unit) too_large(option, text);
+    return std::chrono::seconds(static_cast<std::int64_t>(value * unit));
+}
+
 StartAt parse_start(std::string_view option, std::string_view text) {
     if (text == "earliest") return StartAt::earliest();
     if (text == "latest") return StartAt::latest();

@@ -25,6 +25,10 @@ namespace shmbus::cli {
 [[nodiscard]] std::chrono::nanoseconds parse_seconds(std::string_view option,
                                                      std::string_view text);
 
+/// A non-negative whole duration: digits followed by s, m, h or d (seconds, minutes, hours,
+/// days), or digits alone for seconds. "10m" is 600 s, "7d" 604800 s.
+[[nodiscard]] std::chrono::seconds parse_duration(std::string_view option, std::string_view text);
+
 /// "earliest", "latest", or a position saved from an earlier subscriber.
 [[nodiscard]] StartAt parse_start(std::string_view option, std::string_view text);
 

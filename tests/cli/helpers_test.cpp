@@ -80,6 +80,24 @@ TEST_CASE("sizes take K, M, G and T as powers of 1024, and refuse anything else"
                          Failure);
 }
 
+TEST_CASE("durations take s, m, h and d, seconds alone, and refuse anything else") {
+    CHECK(parse_duration("--retain-age", "90") == std::chrono::seconds(90));
+    CHECK(parse_duration("--retain-age", "30s") == std::chrono::seconds(30));
+    CHECK(parse_duration("--retain-age", "10m") == std::chrono::minutes(10));
+    CHECK(parse_duration("--retain-age", "2h") == std::chrono::hours(2));
+    CHECK(parse_duration("--retain-age", "7d") == std::chrono::hours(7 * 24));
+    CHECK(parse_duration("--retain-age", "0") == std::chrono::seconds(0));
+    for (const char* bad : {"", "d", "-1d", "1.5h", "1w", "1 d", "10M", "1dd", "9999999999999d"}) {
+        CAPTURE(bad);
+        CHECK(status_of_failure([&] { (void)parse_duration("--retain-age", bad); }) ==
+              ExitStatus::kUsage);
+    }
+    CHECK_THROWS_WITH_AS((void)parse_duration("--retain-age", "week"),
+                         "--retain-age: 'week' is not a duration (a number with s, m, h or d, "
+                         "such as 10m)",
+                         Failure);
+}
+
 TEST_CASE("counts, seconds, start positions and policies parse or say what they expected") {
     CHECK(parse_count("--count", "0") == 0);
     CHECK(parse_count("--count", "18446744073709551615") == UINT64_MAX);

@@ -1,13 +1,17 @@
-// shmbus archive ls | verify DIR: what an archive holds, and whether every entry is whole
-// (docs/ARCHIVE.md).
+// shmbus archive ls | verify | trim DIR: what an archive holds, whether every entry is whole,
+// and removing its oldest segments by size or age (docs/ARCHIVE.md).
 #include <fmt/format.h>
 #include <time.h>
 
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "arguments.hpp"
 #include "command.hpp"
+#include "exit_status.hpp"
 #include "shmbus/archive/archive_inspect.hpp"
+#include "shmbus/archive/retention.hpp"
+#include "shmbus/detail/util/record_clock.hpp"
 #include "text_table.hpp"
 
 namespace shmbus::cli {
@@ -40,11 +44,28 @@ class Archive final : public Command {
             "Check every entry's checksum and order, and every index (exit 5 if any "
             "is wrong)");
         verify_->add_option("DIR", dir_, "Archive directory")->required();
+        trim_ = app.add_subcommand(
+            "trim",
+            "Remove the oldest segments beyond a size or an age, never the last (safe beside "
+            "a running recorder)");
+        trim_->add_option("DIR", dir_, "Archive directory")->required();
+        retain_bytes_option_ =
+            trim_
+                ->add_option("--retain-bytes", retain_bytes_text_,
+                             "Remove the oldest segments until the archive is within SIZE")
+                ->type_name("SIZE");
+        retain_age_option_ =
+            trim_
+                ->add_option("--retain-age", retain_age_text_,
+                             "Remove the oldest segments whose newest record is older than "
+                             "DURATION (10m, 2h, 7d)")
+                ->type_name("DURATION");
     }
 
     [[nodiscard]] bool needs_bus_directory() const override { return false; }
 
     ExitStatus run(const Context&) override {
+        if (trim_->parsed()) return trim();
         const bool full = verify_->parsed();
         const archive::ArchiveReport report = archive::inspect_archive(dir_, full);
         TextTable table;
@@ -105,12 +126,57 @@ class Archive final : public Command {
     }
 
   private:
+    ExitStatus trim() {
+        archive::RetentionPolicy policy;
+        if (retain_bytes_option_->count() > 0) {
+            policy.max_bytes = parse_size("--retain-bytes", retain_bytes_text_);
+        }
+        if (retain_age_option_->count() > 0) {
+            policy.max_age = parse_duration("--retain-age", retain_age_text_);
+        }
+        if (!policy.limits()) {
+            throw Failure(ExitStatus::kUsage,
+                          "archive trim: give --retain-bytes SIZE, --retain-age DURATION or both");
+        }
+        const archive::RetentionResult result =
+            archive::apply_retention(dir_, policy, util::realtime_ns());
+        std::uint64_t bytes = 0;
+        if (!result.removed.empty()) {
+            TextTable table;
+            table.add({"REMOVED", "FIRST", "BYTES", "WHY"});
+            for (const archive::RemovedSegment& segment : result.removed) {
+                table.add({segment.path.filename().string(), std::to_string(segment.first_sequence),
+                           std::to_string(segment.bytes),
+                           segment.reason == archive::RemovalReason::kAge ? "age" : "size"});
+                bytes += segment.bytes;
+            }
+            fmt::print("{}", table.render());
+        }
+        for (const std::filesystem::path& orphan : result.orphan_indexes) {
+            fmt::print(stderr, "shmbus: removed {}, an index left without its segment\n",
+                       orphan.filename().string());
+        }
+        std::string left = "holds no segments";
+        if (result.first_sequence_left) {
+            left = fmt::format("starts at sequence {}, {} bytes", *result.first_sequence_left,
+                               result.bytes_left);
+        }
+        fmt::print(stderr, "shmbus: removed {} segment(s), {} bytes; {} now {}\n",
+                   result.removed.size(), bytes, dir_, left);
+        return ExitStatus::kOk;
+    }
+
     std::string dir_;
+    std::string retain_bytes_text_;
+    std::string retain_age_text_;
     CLI::App* ls_ = nullptr;
     CLI::App* verify_ = nullptr;
+    CLI::App* trim_ = nullptr;
+    CLI::Option* retain_bytes_option_ = nullptr;
+    CLI::Option* retain_age_option_ = nullptr;
 };
 
-const CommandRegistration registration{"archive", "List or verify an archive directory",
+const CommandRegistration registration{"archive", "List, verify or trim an archive directory",
                                        make_command<Archive>};
 
 }  // namespace

@@ -41,6 +41,16 @@ class Record final : public Command {
                        "latest; an archive with records resumes after its last")
             ->type_name("earliest|latest")
             ->default_str(from_text_);
+        retain_bytes_option_ =
+            app.add_option("--retain-bytes", retain_bytes_text_,
+                           "Keep the archive within this size: remove its oldest segments each "
+                           "time a segment starts (never the one being written)")
+                ->type_name("SIZE");
+        retain_age_option_ =
+            app.add_option("--retain-age", retain_age_text_,
+                           "Remove segments whose newest record is older than this (10m, 2h, "
+                           "7d) each time a segment starts")
+                ->type_name("DURATION");
         count_option_ =
             app.add_option("-n,--count", count_text_, "Stop after N records")->type_name("N");
     }
@@ -48,6 +58,12 @@ class Record final : public Command {
     ExitStatus run(const Context& context) override {
         archive::WriterOptions options;
         options.segment_bytes = parse_size("--segment-size", segment_text_);
+        if (retain_bytes_option_->count() > 0) {
+            options.retention.max_bytes = parse_size("--retain-bytes", retain_bytes_text_);
+        }
+        if (retain_age_option_->count() > 0) {
+            options.retention.max_age = parse_duration("--retain-age", retain_age_text_);
+        }
         if (sync_text_ == "none") {
             options.sync = archive::SyncPolicy::kNone;
         } else if (sync_text_ == "always") {
@@ -94,6 +110,10 @@ class Record final : public Command {
         if (counts.gaps > 0) {
             fmt::print(stderr, " ({} gap(s), {} records missing)", counts.gaps, counts.gap_records);
         }
+        if (writer.segments_removed() > 0) {
+            fmt::print(stderr, "; removed {} old segment(s), {} bytes", writer.segments_removed(),
+                       writer.bytes_removed());
+        }
         fmt::print(stderr, "\n");
         if (const int signal = interrupt_signal(); signal != 0) throw Interrupted(signal);
         return ExitStatus::kOk;
@@ -106,7 +126,11 @@ class Record final : public Command {
     std::string sync_text_ = "none";
     std::string from_text_ = "earliest";
     std::string count_text_;
+    std::string retain_bytes_text_;
+    std::string retain_age_text_;
     CLI::Option* count_option_ = nullptr;
+    CLI::Option* retain_bytes_option_ = nullptr;
+    CLI::Option* retain_age_option_ = nullptr;
 };
 
 const CommandRegistration registration{"record", "Record a topic into an archive directory",

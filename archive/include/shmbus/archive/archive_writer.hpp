@@ -68,9 +68,10 @@ class ArchiveWriter {
     /// Appends a gap marker: `count` records from `first_sequence` on that were never read.
     void append_gap(std::uint64_t first_sequence, std::uint64_t count, std::uint64_t timestamp_ns);
     /// Writes what is buffered (segment, then index), starting the next segment if the open
-    /// one is full (and then applying the retention policy), and fdatasyncs per the policy. On a failure (ENOSPC: kNoSpace) the file is
-    /// cut back to its last whole entry and the entries stay buffered, so a later flush may
-    /// still write them.
+    /// one is full (and then applying the retention policy), and fdatasyncs per the policy.
+    /// On a failure (ENOSPC: kNoSpace) the file is cut back to its last whole entry and the
+    /// entries stay buffered, so a later flush may still write them. A segment retention cannot
+    /// remove (kPermission, ...) is thrown after the entries were written.
     void flush();
 
     [[nodiscard]] const std::filesystem::path& directory() const noexcept { return dir_; }
