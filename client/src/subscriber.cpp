@@ -13,6 +13,7 @@
 #include "shmbus/detail/format/wake_fifo.hpp"
 #include "shmbus/detail/ring/flow_control.hpp"
 #include "shmbus/detail/ring/retention.hpp"
+#include "shmbus/detail/ring/seek.hpp"
 #include "shmbus/detail/ring/slots.hpp"
 #include "shmbus/detail/sync/asymmetric_fence.hpp"
 #include "shmbus/detail/sync/semaphore.hpp"
@@ -83,6 +84,12 @@ Subscriber::Subscriber(const Topic& topic, const SubscriberOptions& options)
             start = saved;
             break;
         }
+        case StartAt::Kind::kSequence:
+            start = start_at_sequence(options.start.saved_sequence(), tail, what);
+            break;
+        case StartAt::Kind::kTime:
+            start = start_at_time(options.start.time_ns(), what);
+            break;
     }
     if (!sequence_known_) {
         const ring::FrameInfo first = ring::inspect_frame(view_, start);
@@ -120,6 +127,59 @@ Subscriber::Subscriber(const Topic& topic, const SubscriberOptions& options)
     epoch_ = detail::handle_epoch();
     blocked_mask_words_ = (view_.max_publishers + 63) / 64;
     attached_ = true;
+}
+
+std::uint64_t Subscriber::start_at_sequence(std::uint64_t sequence, const ring::Tail& tail,
+                                            const std::string& what) {
+    if (sequence > tail.sequence) {
+        throw Error(ErrorCode::kInvalidArgument, what + ": sequence " + std::to_string(sequence) +
+                                                     " has not been published yet (the next is " +
+                                                     std::to_string(tail.sequence) + ")");
+    }
+    expected_sequence_ = sequence;
+    sequence_known_ = true;
+    if (sequence == tail.sequence) return tail.position;
+    const ring::SeekResult found = ring::seek_record(
+        view_,
+        [sequence](const ring::RecordFields& fields) { return fields.sequence >= sequence; });
+    if (found.matched) {
+        if (found.preceded || found.fields.sequence == sequence) {
+            // The ring holds the record before it: sequences in between were voided, not lost.
+            expected_sequence_ = found.fields.sequence;
+        } else {
+            // The oldest record the ring holds is already past the start: what lies between
+            // was overwritten, and is counted as lost at the first record.
+            lapped_pending_ = true;
+        }
+        return found.position;
+    }
+    if (found.preceded) {
+        // Every committed record is older; the walk stopped at a claim still in flight, whose
+        // sequence it cannot read yet: learn it from the first record.
+        sequence_known_ = false;
+        return found.position;
+    }
+    // Nothing committed to look at: publishers lapped every walk, or only claims in flight are
+    // left. Start at the tail as it is now, counting what went by as lost.
+    lapped_pending_ = true;
+    return ring::boundary_at_or_before(ring::load_tail_position(view_.records->tail));
+}
+
+std::uint64_t Subscriber::start_at_time(std::uint64_t time_ns, const std::string& what) {
+    if (!view_.timestamps) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    what +
+                        ": has no timestamps, so it cannot start at a time (create it with "
+                        "timestamps, or read its archive)");
+    }
+    const ring::SeekResult found = ring::seek_record(
+        view_,
+        [time_ns](const ring::RecordFields& fields) { return fields.timestamp_ns >= time_ns; });
+    if (found.matched) {
+        expected_sequence_ = found.fields.sequence;
+        sequence_known_ = true;
+    }
+    return found.position;
 }
 
 Subscriber::~Subscriber() {

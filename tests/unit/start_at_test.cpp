@@ -200,3 +200,75 @@ TEST_CASE("a saved position without its sequence resumes without inventing a los
     CHECK_FALSE(shmbus::test::drain(resumed).empty());
     CHECK(resumed.lost() == 0);
 }
+
+TEST_CASE("a subscriber starting at a sequence the ring holds starts at that record") {
+    Fixture f;
+    f.publish(10);
+    shmbus::Subscriber subscriber(f.topic, {.start = StartAt::sequence(6)});
+    CHECK(counters_of(shmbus::test::drain(subscriber)) == std::vector<std::uint64_t>{6, 7, 8, 9});
+    CHECK(subscriber.lost() == 0);
+    CHECK(subscriber.voided() == 0);
+}
+
+TEST_CASE("a subscriber starting at the next sequence waits for it; one beyond is refused") {
+    Fixture f;
+    f.publish(4);
+    shmbus::Subscriber subscriber(f.topic, {.start = StartAt::sequence(4)});
+    CHECK(shmbus::test::drain(subscriber).empty());
+    f.publish(1);
+    CHECK(counters_of(shmbus::test::drain(subscriber)) == std::vector<std::uint64_t>{4});
+    const shmbus::Error error = attach_error(f.topic, StartAt::sequence(9));
+    CHECK(error.code() == shmbus::ErrorCode::kInvalidArgument);
+    CHECK(std::string(error.what()).find("sequence 9 has not been published yet") !=
+          std::string::npos);
+}
+
+TEST_CASE(
+    "a sequence the ring has moved past starts at the oldest record and counts the gap lost") {
+    Fixture f(shmbus::Policy::kOverwrite);
+    f.publish(100);
+    shmbus::Subscriber subscriber(f.topic, {.start = StartAt::sequence(5)});
+    const auto received = shmbus::test::drain(subscriber);
+    REQUIRE_FALSE(received.empty());
+    const std::uint64_t oldest = counters_of(received).front();
+    CHECK(oldest > 5);
+    CHECK(subscriber.lost() == oldest - 5);
+    CHECK(counters_of(received).back() == 99);
+    CHECK(received.size() == 100 - oldest);
+}
+
+TEST_CASE("a subscriber starting at a time starts at the first record stamped at or after it") {
+    Fixture f;
+    f.publish(8);
+    shmbus::Subscriber everything(f.topic, {.start = StartAt::earliest()});
+    const auto all = shmbus::test::drain(everything);
+    REQUIRE(all.size() == 8);
+    REQUIRE(all[5].timestamp_ns > 0);
+    // The first record stamped at or after record 5's time: 5, or an earlier one the clock did
+    // not tell apart from it.
+    shmbus::Subscriber from_time(f.topic, {.start = StartAt::time(all[5].timestamp_ns)});
+    const auto received = shmbus::test::drain(from_time);
+    REQUIRE_FALSE(received.empty());
+    const std::uint64_t first = counters_of(received).front();
+    CHECK(first <= 5);
+    CHECK(all[first].timestamp_ns >= all[5].timestamp_ns);
+    if (first > 0) CHECK(all[first - 1].timestamp_ns < all[5].timestamp_ns);
+    CHECK(counters_of(received).back() == 7);
+
+    // Older than every record: the oldest. Newer than every record: what comes next.
+    shmbus::Subscriber from_past(f.topic, {.start = StartAt::time(1)});
+    CHECK(shmbus::test::drain(from_past).size() == 8);
+    shmbus::Subscriber from_future(f.topic, {.start = StartAt::time(all[7].timestamp_ns + 1)});
+    CHECK(shmbus::test::drain(from_future).empty());
+    f.publish(1);
+    CHECK(counters_of(shmbus::test::drain(from_future)) == std::vector<std::uint64_t>{8});
+}
+
+TEST_CASE("a topic without timestamps refuses a start at a time") {
+    shmbus::test::BusDirectory bus;
+    const shmbus::Topic topic = shmbus::test::create_and_open(
+        bus, {.capacity = kCapacity, .max_record_size = kMax, .timestamps = false});
+    const shmbus::Error error = attach_error(topic, StartAt::time(1));
+    CHECK(error.code() == shmbus::ErrorCode::kInvalidArgument);
+    CHECK(std::string(error.what()).find("has no timestamps") != std::string::npos);
+}

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 
 #include "shmbus/detail/format/state_layout.hpp"
 #include "shmbus/detail/handle_guard.hpp"
@@ -67,9 +68,29 @@ class StartAt {
         return StartAt(Kind::kPosition, position, next_sequence, true);
     }
 
-    enum class Kind : std::uint8_t { kLatest, kEarliest, kPosition };
+    /// The record with sequence number `sequence`, or, if that sequence holds no record (an
+    /// aborted claim), the first after it. If the ring no longer holds it, the subscriber starts
+    /// at the oldest record and counts what lies between in lost(): a Subscriber reads the ring
+    /// only (archive::HistorySubscriber reads what came before from an archive). A sequence
+    /// not published yet is kInvalidArgument; the next one to be published is allowed, and waits
+    /// for it like latest().
+    [[nodiscard]] static StartAt sequence(std::uint64_t sequence) noexcept {
+        return StartAt(Kind::kSequence, 0, sequence, true);
+    }
+    /// The first record stamped at or after `time_ns` (CLOCK_REALTIME nanoseconds since the
+    /// epoch), or the oldest record if all are newer, or records to come if all are older. Needs
+    /// a topic with timestamps (kInvalidArgument otherwise). Publishers stamp their own claims,
+    /// so with several publishers a few records just before the first one chosen may be stamped
+    /// at or after `time_ns` too: the start is the first in sequence order.
+    [[nodiscard]] static StartAt time(std::uint64_t time_ns) noexcept {
+        return StartAt(Kind::kTime, time_ns);
+    }
+
+    enum class Kind : std::uint8_t { kLatest, kEarliest, kPosition, kSequence, kTime };
     [[nodiscard]] Kind kind() const noexcept { return kind_; }
     [[nodiscard]] std::uint64_t saved_position() const noexcept { return position_; }
+    /// kTime: the time asked for (kept where a position is kept: StartAt's layout is ABI).
+    [[nodiscard]] std::uint64_t time_ns() const noexcept { return position_; }
     [[nodiscard]] bool has_sequence() const noexcept { return has_sequence_; }
     [[nodiscard]] std::uint64_t saved_sequence() const noexcept { return sequence_; }
 
@@ -257,6 +278,12 @@ class Subscriber {
     [[nodiscard]] bool in_place(std::uint64_t position) const noexcept {
         return zero_copy_ && position >= safe_from_;
     }
+
+    // The constructor's StartAt::sequence and StartAt::time: the start position, with the
+    // expected sequence and lapped_pending_ set as the start requires.
+    std::uint64_t start_at_sequence(std::uint64_t sequence, const ring::Tail& tail,
+                                    const std::string& what);
+    std::uint64_t start_at_time(std::uint64_t time_ns, const std::string& what);
 
     [[nodiscard]] bool lapped(std::uint64_t position) const noexcept {
         return ring::load_tail_position(view_.records->tail) > position + view_.capacity;
