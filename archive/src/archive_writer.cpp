@@ -1,7 +1,6 @@
 #include "shmbus/archive/archive_writer.hpp"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 #include <cstring>
 
 #include "shmbus/archive/segment_reader.hpp"
+#include "shmbus/archive/writer_lock.hpp"
 #include "shmbus/detail/util/record_clock.hpp"
 #include "shmbus/error.hpp"
 
@@ -67,16 +67,7 @@ ArchiveWriter::ArchiveWriter(std::filesystem::path dir, std::string_view topic_n
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
     if (ec) throw system_error("creating archive directory " + dir_.string(), ec.value());
-    const std::filesystem::path lock = dir_ / ".lock";
-    lock_fd_.reset(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
-    if (!lock_fd_) throw system_error("opening " + lock.string());
-    if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
-        if (errno == EWOULDBLOCK) {
-            throw Error(ErrorCode::kBusy,
-                        "archive " + dir_.string() + " is being recorded by another process");
-        }
-        throw system_error("locking " + lock.string());
-    }
+    lock_fd_ = acquire_writer_lock(dir_);
     recover();
 }
 
