@@ -1,10 +1,6 @@
 // Reading an archive directory: its segments in order, and its entries from any sequence on
 // (docs/ARCHIVE.md). Safe beside a recorder appending to the last segment: a reader sees the
-// entries whole when it looks and ends at a torn tail rather than reading into it. Safe beside
-// retention removing the oldest segments: a segment is opened once, when the read reaches it,
-// and read to its end through that descriptor even if it is removed meanwhile; a segment
-// removed before the read reaches it is reported as trimmed, and the read goes on with the
-// next one.
+// entries whole when it looks and ends at a torn tail rather than reading into it.
 #pragma once
 
 #include <cstdint>
@@ -60,11 +56,11 @@ struct ReadSummary {
 [[nodiscard]] std::vector<SegmentFile> list_segments(const std::filesystem::path& dir);
 
 /// Calls `handler` for each entry holding a sequence at or after `from`, in order, until the
-/// archive ends or the handler returns false. Damaged bytes (a failed checksum, an impossible
-/// length) are skipped to the segment's next index point, or its next segment, and reported in
-/// the summary; the entries around them are delivered. When the segments that held `from`, or
-/// that followed the segment just read, are gone, the read goes on at the next one and says so
-/// in `trimmed_to`.
+/// archive ends or the handler returns false (an ArchiveCursor that does not follow). Damaged
+/// bytes (a failed checksum, an impossible length) are skipped to the segment's next index
+/// point, or its next segment, and reported in the summary; the entries around them are
+/// delivered. When the segments that held `from`, or that followed the segment just read, are
+/// gone, the read goes on at the next one and says so in `trimmed_to`.
 ReadSummary read_archive(const std::filesystem::path& dir, std::uint64_t from,
                          const std::function<bool(const ArchivedEntry&)>& handler);
 
