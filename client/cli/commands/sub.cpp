@@ -23,11 +23,14 @@
 #include "arguments.hpp"
 #include "bus_directory.hpp"
 #include "command.hpp"
+#include "history_reader.hpp"
 #include "interrupts.hpp"
 #include "output_buffer.hpp"
 #include "record_format.hpp"
+#include "shmbus/detail/util/record_clock.hpp"
 #include "shmbus/subscriber.hpp"
 #include "shmbus/wait_set.hpp"
+#include "since.hpp"
 #include "topic_watch.hpp"
 
 namespace shmbus::cli {
@@ -461,6 +464,21 @@ class Sub final : public Command {
             ->type_name("FORMAT")
             ->default_str("text");
         app.add_flag("--prefix", prefix_, "Start each text or hex line with its topic: 'orders: '");
+        since_option_ = app.add_option("--since", since_text_,
+                                       "Start at the first record stamped at or after a time: "
+                                       "how long ago (10m, 2h, 7d) or a UTC time "
+                                       "(2026-12-07T10:00:00Z)")
+                            ->type_name("WHEN");
+        from_sequence_option_ =
+            app.add_option("--from-sequence", from_sequence_text_,
+                           "Start at the record with this sequence number (one topic)")
+                ->type_name("N");
+        archive_option_ =
+            app.add_option("--archive", archive_,
+                           "The topic's archive (shmbus record -o DIR): read what the ring no "
+                           "longer holds from it, then join the ring (one topic)")
+                ->type_name("DIR");
+        from_option_ = app.get_option("--from");
     }
 
     ExitStatus run(const Context& context) override {
@@ -474,12 +492,22 @@ class Sub final : public Command {
                                           topic));
             }
         }
-        const StartAt start = parse_start("--from", from_text_);
-        if (start.kind() == StartAt::Kind::kPosition &&
-            (topics_.size() != 1 || is_glob(topics_[0]))) {
+        const StartAt start = parse_history_start();
+        const bool one_topic = topics_.size() == 1 && !is_glob(topics_[0]);
+        if (start.kind() == StartAt::Kind::kPosition && !one_topic) {
             throw Failure(ExitStatus::kUsage,
                           "--from: a position is a place in one topic; name exactly one topic, "
                           "not a glob, with it");
+        }
+        if (start.kind() == StartAt::Kind::kSequence && !one_topic) {
+            throw Failure(ExitStatus::kUsage,
+                          "--from-sequence: sequence numbers are a topic's own; name exactly one "
+                          "topic, not a glob, with it");
+        }
+        if (archive_option_->count() > 0 && !one_topic) {
+            throw Failure(ExitStatus::kUsage,
+                          "--archive: an archive holds one topic; name exactly one topic, not a "
+                          "glob, with it");
         }
         const RecordStyle style{parse_record_format("--format", format_text_), prefix_};
         if (style.prefix && style.format == RecordFormat::kJson) {
@@ -492,6 +520,15 @@ class Sub final : public Command {
         if (timeout_option_->count() > 0) timeout = parse_seconds("--timeout", timeout_text_);
 
         InterruptScope interrupts;
+        if (archive_option_->count() > 0) {
+            return read_history({.bus_directory = context.bus_directory,
+                                 .topic = topics_[0],
+                                 .archive = archive_,
+                                 .start = start,
+                                 .style = style,
+                                 .count = count,
+                                 .timeout = timeout});
+        }
         Reader reader(context.bus_directory, topics_, style);
         reader.start(start);
         End end = End::kCount;
@@ -520,8 +557,41 @@ class Sub final : public Command {
     }
 
   private:
+    /// The start --from, --since or --from-sequence asks for (at most one of them); with
+    /// --archive and none of them, the archive's first record.
+    [[nodiscard]] StartAt parse_history_start() const {
+        const bool from_given = from_option_->count() > 0;
+        const bool since_given = since_option_->count() > 0;
+        const bool sequence_given = from_sequence_option_->count() > 0;
+        if (int{from_given} + int{since_given} + int{sequence_given} > 1) {
+            throw Failure(ExitStatus::kUsage,
+                          "--from, --since and --from-sequence each say where to start: give one");
+        }
+        if (since_given) {
+            return StartAt::time(parse_since("--since", since_text_, util::realtime_ns()));
+        }
+        if (sequence_given) {
+            return StartAt::sequence(parse_count("--from-sequence", from_sequence_text_));
+        }
+        const StartAt start = parse_start("--from", from_text_);
+        if (archive_option_->count() == 0) return start;
+        if (!from_given) return StartAt::earliest();
+        if (start.kind() != StartAt::Kind::kEarliest) {
+            throw Failure(ExitStatus::kUsage,
+                          "--archive: start with --since, --from-sequence or --from earliest");
+        }
+        return start;
+    }
+
     std::vector<std::string> topics_;
     std::string from_text_ = "latest";
+    std::string since_text_;
+    std::string from_sequence_text_;
+    std::filesystem::path archive_;
+    CLI::Option* from_option_ = nullptr;
+    CLI::Option* since_option_ = nullptr;
+    CLI::Option* from_sequence_option_ = nullptr;
+    CLI::Option* archive_option_ = nullptr;
     std::string count_text_;
     std::string timeout_text_;
     std::string format_text_ = "text";
