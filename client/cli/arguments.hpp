@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "replay_schedule.hpp"
 #include "shmbus/subscriber.hpp"
 #include "shmbus/topic.hpp"
 
@@ -24,6 +25,14 @@ namespace shmbus::cli {
 /// A non-negative number of seconds, fractions allowed: "1", "0.25".
 [[nodiscard]] std::chrono::nanoseconds parse_seconds(std::string_view option,
                                                      std::string_view text);
+
+/// A replay speed: a positive number, optionally followed by x ("2x", "0.5x", "1"); "0" or
+/// "max": as fast as the topic takes records (Pace::Kind::kAtOnce).
+[[nodiscard]] Pace parse_speed(std::string_view option, std::string_view text);
+
+/// A replay rate in records per second: a positive number, optionally followed by "/s"
+/// ("100/s", "2.5"); "0" or "max": as fast as the topic takes records.
+[[nodiscard]] Pace parse_rate(std::string_view option, std::string_view text);
 
 /// "earliest", "latest", or a position saved from an earlier subscriber.
 [[nodiscard]] StartAt parse_start(std::string_view option, std::string_view text);
