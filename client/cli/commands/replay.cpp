@@ -1,8 +1,8 @@
 // shmbus replay DIR --to TOPIC: publish the records of an archive (docs/ARCHIVE.md) into a live
 // topic, spaced as they were recorded, faster or slower, or at a fixed rate.
 //
-// Each record is due at an absolute CLOCK_MONOTONIC deadline, the first record's publication
-// plus the schedule's offset (replay_schedule.hpp), so sleeping late, publishing or waiting for
+// Each record is due at an absolute CLOCK_MONOTONIC deadline: the moment the first record was
+// out, plus the schedule's offset (replay_schedule.hpp), so sleeping late, publishing or waiting for
 // room never accumulates: a record whose deadline has passed goes out at once.
 #include <fmt/format.h>
 #include <time.h>
@@ -107,7 +107,7 @@ class Replay final : public Command {
         const Topic topic = open_topic(context.bus_directory, topic_, {.access = Access::kPublish});
         Publisher publisher(topic);
         ReplaySchedule schedule(pace);
-        std::optional<std::int64_t> start;  // when the first record went out
+        std::optional<std::int64_t> start;  // when the first record was out
         ReplayCounts counts;
         archive::ReadSummary summary;
         if (count > 0) {
@@ -120,12 +120,11 @@ class Replay final : public Command {
                     }
                     check_fits(topic, entry, counts);
                     const std::chrono::nanoseconds offset = schedule.next(entry.timestamp_ns);
-                    if (!start) {
-                        start = monotonic_ns();
-                    } else if (!sleep_until(*start + offset.count())) {
-                        return false;
-                    }
+                    if (start && !sleep_until(*start + offset.count())) return false;
                     publish(publisher, entry);
+                    // The schedule starts once the first record is out: the first publication
+                    // (the first wake-up of a subscriber, say) may cost more than the others.
+                    if (!start) start = monotonic_ns();
                     ++counts.records;
                     return counts.records < count && interrupt_signal() == 0;
                 });
