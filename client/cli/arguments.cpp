@@ -56,6 +56,24 @@ bool is_suffix(std::string_view rest, char unit) {
     return rest.empty() || rest == "iB" || rest == "B";
 }
 
+/// A positive finite decimal number with `suffix` after it or not; "0" and "max" are kAtOnce,
+/// anything else is `kind` with that factor.
+Pace parse_pace(std::string_view option, std::string_view text, std::string_view suffix,
+                Pace::Kind kind, std::string_view expected) {
+    if (text == "max") return {Pace::Kind::kAtOnce, 0};
+    std::string_view number = text;
+    if (number.ends_with(suffix)) number.remove_suffix(suffix.size());
+    double value = 0;
+    const char* end = number.data() + number.size();
+    const auto [stop, error] = std::from_chars(number.data(), end, value, std::chars_format::fixed);
+    if (number.empty() || error != std::errc{} || stop != end || !std::isfinite(value) ||
+        value < 0) {
+        refuse(option, text, expected);
+    }
+    if (value == 0) return {Pace::Kind::kAtOnce, 0};
+    return {kind, value};
+}
+
 }  // namespace
 
 std::uint64_t parse_size(std::string_view option, std::string_view text) {
@@ -138,6 +156,16 @@ std::chrono::seconds parse_duration(std::string_view option, std::string_view te
     constexpr std::uint64_t kMax = std::numeric_limits<std::int64_t>::max() / 1'000'000'000;
     if (value > kMax / unit) too_large(option, text);
     return std::chrono::seconds(static_cast<std::int64_t>(value * unit));
+}
+
+Pace parse_speed(std::string_view option, std::string_view text) {
+    return parse_pace(option, text, "x", Pace::Kind::kRecorded,
+                      "a speed (such as 1, 2x or 0.5x; 0 or max: no waiting)");
+}
+
+Pace parse_rate(std::string_view option, std::string_view text) {
+    return parse_pace(option, text, "/s", Pace::Kind::kRate,
+                      "a rate in records per second (such as 100/s or 2.5; 0 or max: no waiting)");
 }
 
 StartAt parse_start(std::string_view option, std::string_view text) {

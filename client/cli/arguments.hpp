@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "replay_schedule.hpp"
 #include "shmbus/subscriber.hpp"
 #include "shmbus/topic.hpp"
 
@@ -28,6 +29,14 @@ namespace shmbus::cli {
 /// A non-negative whole duration: digits followed by s, m, h or d (seconds, minutes, hours,
 /// days), or digits alone for seconds. "10m" is 600 s, "7d" 604800 s.
 [[nodiscard]] std::chrono::seconds parse_duration(std::string_view option, std::string_view text);
+
+/// A replay speed: a positive number, optionally followed by x ("2x", "0.5x", "1"); "0" or
+/// "max": as fast as the topic takes records (Pace::Kind::kAtOnce).
+[[nodiscard]] Pace parse_speed(std::string_view option, std::string_view text);
+
+/// A replay rate in records per second: a positive number, optionally followed by "/s"
+/// ("100/s", "2.5"); "0" or "max": as fast as the topic takes records.
+[[nodiscard]] Pace parse_rate(std::string_view option, std::string_view text);
 
 /// "earliest", "latest", or a position saved from an earlier subscriber.
 [[nodiscard]] StartAt parse_start(std::string_view option, std::string_view text);

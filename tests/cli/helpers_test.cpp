@@ -14,6 +14,7 @@
 #include "json_writer.hpp"
 #include "line_reader.hpp"
 #include "record_format.hpp"
+#include "replay_schedule.hpp"
 #include "shmbus/detail/util/topic_name.hpp"
 #include "text_table.hpp"
 
@@ -130,6 +131,56 @@ TEST_CASE("counts, seconds, start positions and policies parse or say what they 
     CHECK(parse_policy("--policy", "overwrite") == Policy::kOverwrite);
     CHECK_THROWS_AS((void)parse_policy("--policy", "Block"), Failure);
     CHECK_THROWS_AS((void)parse_record_format("--format", "JSON"), Failure);
+}
+
+TEST_CASE("replay speeds and rates parse; 0 and max mean no waiting") {
+    CHECK(parse_speed("--speed", "1").kind == Pace::Kind::kRecorded);
+    CHECK(parse_speed("--speed", "1").factor == 1.0);
+    CHECK(parse_speed("--speed", "2x").factor == 2.0);
+    CHECK(parse_speed("--speed", "0.5x").factor == 0.5);
+    CHECK(parse_speed("--speed", "0").kind == Pace::Kind::kAtOnce);
+    CHECK(parse_speed("--speed", "max").kind == Pace::Kind::kAtOnce);
+    CHECK(parse_speed("--speed", "0x").kind == Pace::Kind::kAtOnce);
+    for (const char* bad : {"", "x", "-1", "2xx", "two", "nan", "inf", "1e3", " 1", "maxx"}) {
+        CHECK_THROWS_AS((void)parse_speed("--speed", bad), Failure);
+    }
+    CHECK_THROWS_WITH_AS((void)parse_speed("--speed", "fast"),
+                         "--speed: 'fast' is not a speed (such as 1, 2x or 0.5x; 0 or max: no "
+                         "waiting)",
+                         Failure);
+
+    CHECK(parse_rate("--rate", "100/s").kind == Pace::Kind::kRate);
+    CHECK(parse_rate("--rate", "100/s").factor == 100.0);
+    CHECK(parse_rate("--rate", "2.5").factor == 2.5);
+    CHECK(parse_rate("--rate", "0").kind == Pace::Kind::kAtOnce);
+    CHECK(parse_rate("--rate", "max").kind == Pace::Kind::kAtOnce);
+    for (const char* bad : {"", "/s", "5/m", "-3/s", "5x", "5/s/s"}) {
+        CHECK_THROWS_AS((void)parse_rate("--rate", bad), Failure);
+    }
+}
+
+TEST_CASE("a replay schedule scales recorded offsets, ignores backward steps, or keeps a rate") {
+    using std::chrono::nanoseconds;
+    constexpr std::uint64_t t0 = 1'700'000'000'000'000'000;
+    ReplaySchedule recorded({Pace::Kind::kRecorded, 2.0});
+    CHECK(recorded.next(t0) == nanoseconds(0));
+    CHECK(recorded.next(t0 + 1000) == nanoseconds(500));
+    CHECK(recorded.next(t0 + 400) == nanoseconds(500));   // backwards: the largest so far
+    CHECK(recorded.next(t0 - 5000) == nanoseconds(500));  // before the first one too
+    CHECK(recorded.next(t0 + 3000) == nanoseconds(1500));
+
+    ReplaySchedule slow({Pace::Kind::kRecorded, 1e-30});
+    CHECK(slow.next(t0) == nanoseconds(0));
+    CHECK(slow.next(t0 + 1) == ReplaySchedule::kMaxOffset);  // capped, not overflowed
+
+    ReplaySchedule rate({Pace::Kind::kRate, 4.0});
+    CHECK(rate.next(t0 + 999) == nanoseconds(0));
+    CHECK(rate.next(t0) == nanoseconds(250'000'000));
+    CHECK(rate.next(t0 + 7) == nanoseconds(500'000'000));
+
+    ReplaySchedule at_once({Pace::Kind::kAtOnce, 0});
+    CHECK(at_once.next(t0) == nanoseconds(0));
+    CHECK(at_once.next(t0 + 1'000'000'000) == nanoseconds(0));
 }
 
 TEST_CASE("base64 matches the RFC 4648 test vectors and hex is lowercase") {

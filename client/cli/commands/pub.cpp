@@ -13,6 +13,7 @@
 #include "arguments.hpp"
 #include "bus_directory.hpp"
 #include "command.hpp"
+#include "interruptible_offer.hpp"
 #include "interrupts.hpp"
 #include "line_reader.hpp"
 #include "shmbus/publisher.hpp"
@@ -21,9 +22,6 @@ namespace shmbus::cli {
 namespace {
 
 using std::chrono::nanoseconds;
-
-// A publisher held back waits in slices this long, looking for SIGINT and SIGTERM between them.
-constexpr nanoseconds kWaitSlice = std::chrono::milliseconds(100);
 
 /// Which record, for messages: "line 12" of standard input, or "message 3" of the arguments.
 struct RecordOrigin {
@@ -73,23 +71,15 @@ class Pub final : public Command {
     }
 
   private:
-    /// Publisher::offer, in slices so that a signal stops a long wait, bounded by --timeout.
+    /// Publishes `record`, waiting for room up to --timeout; a failure names the record.
     void publish(Publisher& publisher, std::string_view record, RecordOrigin origin) {
         const auto bytes = std::as_bytes(std::span(record.data(), record.size()));
-        nanoseconds slice = timeout_ ? std::min(*timeout_, kWaitSlice) : kWaitSlice;
-        Status status = publisher.offer(bytes, slice);
-        nanoseconds waited = slice;
-        while (status == Status::kTimedOut) {
-            throw_if_interrupted();
-            if (timeout_ && waited >= *timeout_) {
-                throw Failure(ExitStatus::kTimedOut,
-                              fmt::format("timed out after {} s waiting for room in topic '{}' "
-                                          "to publish {} {}: a subscriber is not keeping up",
-                                          timeout_text_, topic_, origin.kind, origin.number));
-            }
-            slice = timeout_ ? std::min(*timeout_ - waited, kWaitSlice) : kWaitSlice;
-            status = publisher.offer(bytes, slice);
-            waited += slice;
+        const Status status = offer_interruptibly(publisher, bytes, timeout_);
+        if (status == Status::kTimedOut) {
+            throw Failure(ExitStatus::kTimedOut,
+                          fmt::format("timed out after {} s waiting for room in topic '{}' "
+                                      "to publish {} {}: a subscriber is not keeping up",
+                                      timeout_text_, topic_, origin.kind, origin.number));
         }
         if (status != Status::kOk) {
             throw Failure(exit_status_for(status),
