@@ -100,7 +100,7 @@ std::vector<std::string> missing_from_file(const std::filesystem::path& records,
 std::uint64_t unwritten_pages(const std::filesystem::path& records) {
     shmbus::util::UniqueFd fd(::open(records.c_str(), O_RDONLY | O_CLOEXEC));
     REQUIRE(fd);
-    const auto pages = cached_pages(fd.get(), std::filesystem::file_size(records));
+    const auto pages = cached_pages(fd.get(), 0, std::filesystem::file_size(records));
     REQUIRE(pages.has_value());
     return pages->dirty + pages->writeback;
 }
@@ -111,7 +111,7 @@ bool can_see_the_file(const std::filesystem::path& dir) {
     write_file(probe, "probe");
     shmbus::util::UniqueFd fd(::open(probe.c_str(), O_RDONLY | O_CLOEXEC));
     REQUIRE(fd);
-    if (!cached_pages(fd.get(), 4096)) {
+    if (!cached_pages(fd.get(), 0, 4096)) {
         skip("the kernel has no cachestat(2) (Linux 6.5), to tell written pages from dirty ones");
         return false;
     }

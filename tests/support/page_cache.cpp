@@ -46,8 +46,8 @@ std::runtime_error failure(const std::string& what) {
 
 }  // namespace
 
-std::optional<CachedPages> cached_pages(int fd, std::uint64_t length) {
-    CachestatRange range{0, length};
+std::optional<CachedPages> cached_pages(int fd, std::uint64_t offset, std::uint64_t length) {
+    CachestatRange range{offset, length};
     Cachestat stat{};
     if (::syscall(kCachestat, fd, &range, &stat, 0) != 0) {
         if (errno == ENOSYS) return std::nullopt;

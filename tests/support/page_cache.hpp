@@ -21,9 +21,10 @@ struct CachedPages {
     std::uint64_t writeback = 0;
 };
 
-/// cachestat(2) over the first `length` bytes of the file open as `fd`. nullopt when the kernel
-/// has no cachestat (before Linux 6.5). Throws std::runtime_error on any other failure.
-[[nodiscard]] std::optional<CachedPages> cached_pages(int fd, std::uint64_t length);
+/// cachestat(2) over `length` bytes from `offset` of the file open as `fd`. nullopt when the
+/// kernel has no cachestat (before Linux 6.5). Throws std::runtime_error on any other failure.
+[[nodiscard]] std::optional<CachedPages> cached_pages(int fd, std::uint64_t offset,
+                                                      std::uint64_t length);
 
 /// The first `length` bytes of `path` read with O_DIRECT through a fresh descriptor (an aligned
 /// buffer; a shorter file gives what it has). nullopt when the file system refuses O_DIRECT
