@@ -183,10 +183,10 @@ void read_access(const Reader& reader, const toml::table& parent, std::string_vi
 /// Reads the topic keys of `table` over `settings` (which holds the inherited values).
 void read_topic(const Reader& reader, const toml::table& table, const std::string& where,
                 TopicSettings& settings) {
-    reader.only_keys(
-        table, where,
-        {"capacity", "max_record_size", "max_publishers", "max_subscribers", "policy", "timestamps",
-         "fenced_commits", "slow_subscriber", "evict_after", "publishers", "subscribers"});
+    reader.only_keys(table, where,
+                     {"capacity", "max_record_size", "max_publishers", "max_subscribers", "policy",
+                      "timestamps", "fenced_commits", "slow_subscriber", "evict_after", "sync",
+                      "sync_interval", "publishers", "subscribers"});
     if (const auto* node = table.get("capacity")) {
         settings.capacity = reader.size(*node, where + ".capacity");
     }
@@ -232,6 +232,21 @@ void read_topic(const Reader& reader, const toml::table& table, const std::strin
     if (const auto* node = table.get("evict_after")) {
         settings.slow_subscriber.evict_after = reader.duration(*node, where + ".evict_after");
     }
+    if (const auto* node = table.get("sync")) {
+        const std::string policy = reader.string(*node, where + ".sync");
+        if (policy == "none") {
+            settings.sync.policy = SyncPolicy::kNone;
+        } else if (policy == "interval") {
+            settings.sync.policy = SyncPolicy::kInterval;
+        } else {
+            reader.fail(node->source(), where + ".sync is '" + policy +
+                                            "'; it must be \"none\" or \"interval\" (publishers "
+                                            "flush on demand under either)");
+        }
+    }
+    if (const auto* node = table.get("sync_interval")) {
+        settings.sync.interval = reader.duration(*node, where + ".sync_interval");
+    }
     read_access(reader, table, "publishers", where, settings.publishers);
     read_access(reader, table, "subscribers", where, settings.subscribers);
 }
@@ -265,6 +280,13 @@ void check_topic(const Reader& reader, const toml::source_region& where, const s
                                    format_duration(config.check_interval) +
                                    "): the daemon sees a stall only at its checks");
         }
+    }
+    if (settings.sync.policy == SyncPolicy::kInterval &&
+        settings.sync.interval < config.check_interval) {
+        reader.fail(where, name + ": sync_interval (" + format_duration(settings.sync.interval) +
+                               ") must be at least one check interval (" +
+                               format_duration(config.check_interval) +
+                               "): the daemon writes topics back at its checks");
     }
     const AccessRule& records = settings.publishers;
     const AccessRule& state = settings.subscribers;

@@ -34,6 +34,20 @@ struct SlowSubscriberPolicy {
     friend bool operator==(const SlowSubscriberPolicy&, const SlowSubscriberPolicy&) = default;
 };
 
+/// What the daemon does to get a topic's records onto the disk beneath its bus directory
+/// (docs/RELIABILITY.md, "Durable topics"). Publishers may also flush on demand, whatever it says.
+enum class SyncPolicy : std::uint8_t {
+    kNone,      // the kernel writes dirty pages back when it sees fit (about 30 s on Linux)
+    kInterval,  // the daemon starts writing the records file back every `interval`
+};
+
+struct SyncSettings {
+    SyncPolicy policy = SyncPolicy::kNone;
+    Milliseconds interval{1'000};
+
+    friend bool operator==(const SyncSettings&, const SyncSettings&) = default;
+};
+
 /// Owner, group and mode of the file one side of a topic needs: the records file for
 /// publishers, the state file (and the topic directory) for subscribers. Unset owner or group:
 /// the daemon's own user or primary group.
@@ -55,6 +69,7 @@ struct TopicSettings {
     bool timestamps = true;
     bool fenced_commits = false;  // shmbus::TopicOptions::fenced_commits
     SlowSubscriberPolicy slow_subscriber;
+    SyncSettings sync;
     AccessRule publishers;   // the records file
     AccessRule subscribers;  // the state file and the topic directory
 

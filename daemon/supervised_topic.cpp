@@ -81,6 +81,7 @@ void SupervisedTopic::check(const TopicSettings& settings, const Config& config,
         stalls_.reset();
     }
     count();
+    sync(settings, now);
 }
 
 void SupervisedTopic::restore_state() {
@@ -251,6 +252,25 @@ void SupervisedTopic::evict_stalled(const TopicSettings& settings, Clock::time_p
                 shmbus::sync::semaphore_post(view.publisher_waits[index].semaphore);
             });
         shmbus::sync::semaphore_post(subscriber.semaphore);
+    }
+}
+
+void SupervisedTopic::sync(const TopicSettings& settings, Clock::time_point now) {
+    if (settings.sync.policy != SyncPolicy::kInterval) return;
+    if (now - synced_at_ < settings.sync.interval) return;
+    synced_at_ = now;
+    try {
+        shmbus::write_back(topic_, shmbus::WriteBack::kStart);
+        if (sync_failing_) {
+            sync_failing_ = false;
+            spdlog::info("topic '{}': writing its records back to disk works again", name());
+        }
+    } catch (const shmbus::Error& error) {
+        if (!sync_failing_) {
+            sync_failing_ = true;
+            spdlog::error("{}; records committed since may not be on the disk (retrying every {})",
+                          error.what(), format_duration(settings.sync.interval));
+        }
     }
 }
 

@@ -13,6 +13,8 @@
 //   3. evict     in a block topic whose slow-subscriber policy is "evict", evict the
 //                subscribers that have stalled publishers for evict_after (stall_detector.hpp)
 //   4. count     the attached publishers and subscribers, for systemd's STATUS= line
+//   5. sync      with sync = "interval", start writing the records file back to its disk once
+//                sync_interval has passed since the last time (shmbus::write_back, kStart)
 //
 // The topic is opened with Access::kAdmin; its descriptors hold no slot lock, which is what
 // the reclaimers and the repairer need. While supervised, the state header names the daemon's
@@ -66,6 +68,7 @@ class SupervisedTopic {
     void unblock(const Config& config, Clock::time_point now);
     void evict_stalled(const TopicSettings& settings, Clock::time_point now);
     void count();
+    void sync(const TopicSettings& settings, Clock::time_point now);
 
     shmbus::Topic topic_;
     dev_t device_ = 0;
@@ -77,6 +80,10 @@ class SupervisedTopic {
     Clock::time_point held_since_{};
     bool held_warned_ = false;
     bool repair_error_warned_ = false;
+    // When the records were last written back (sync = "interval"), and whether the last try
+    // failed, so a failing disk is logged once per failure streak, not at every check.
+    Clock::time_point synced_at_{};
+    bool sync_failing_ = false;
     // Per subscriber slot, its wake FIFO opened for reading and writing, once needed (-1: not
     // yet, or not usable). Closed with the topic.
     std::vector<shmbus::util::UniqueFd> wake_fifos_;

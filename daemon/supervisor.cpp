@@ -80,9 +80,13 @@ void Supervisor::adopt(const std::string& name) {
     try {
         auto topic =
             std::make_unique<SupervisedTopic>(open_for_supervision(config_.directory, name));
-        spdlog::info("supervising topic '{}' ({} ring, {} policy)", name,
+        const SyncSettings& sync = config_.settings_for(name).sync;
+        spdlog::info("supervising topic '{}' ({} ring, {} policy{})", name,
                      format_size(topic->topic().capacity()),
-                     topic->topic().policy() == shmbus::Policy::kBlock ? "block" : "overwrite");
+                     topic->topic().policy() == shmbus::Policy::kBlock ? "block" : "overwrite",
+                     sync.policy == SyncPolicy::kInterval
+                         ? ", records written back every " + format_duration(sync.interval)
+                         : std::string());
         unusable_.erase(name);
         topics_.emplace(name, std::move(topic));
     } catch (const shmbus::Error& error) {

@@ -1,4 +1,4 @@
-// The publisher's slow paths: attaching, detaching, and waiting while back-pressured.
+// The publisher's slow paths: attaching, detaching, waiting while back-pressured, flushing.
 #include "shmbus/publisher.hpp"
 
 #include <fcntl.h>
@@ -173,6 +173,10 @@ Status Publisher::offer(std::span<const std::byte> record,
     if (!claimed) return claimed.status();
     copy_payload(claimed.payload(), record);
     return claimed.commit();
+}
+
+void Publisher::flush() {
+    write_back(topic_, WriteBack::kWait);
 }
 
 void Publisher::wake_subscribers() noexcept {

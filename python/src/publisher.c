@@ -465,6 +465,22 @@ static PyObject* publisher_close(PyObject* object, PyObject* unused) {
     Py_RETURN_NONE;
 }
 
+static PyObject* publisher_flush(PyObject* object, PyObject* unused) {
+    (void)unused;
+    shmbus_py_publisher* self = (shmbus_py_publisher*)object;
+    shmbus_publisher* handle = publisher_handle(self);
+    if (handle == NULL) return NULL;
+    int status;
+    /* A disk write: other threads run meanwhile; busy keeps them off this publisher. */
+    self->busy = true;
+    Py_BEGIN_ALLOW_THREADS;
+    status = shmbus_publisher_flush(handle);
+    Py_END_ALLOW_THREADS;
+    self->busy = false;
+    if (status != SHMBUS_OK) return shmbus_py_raise(status);
+    Py_RETURN_NONE;
+}
+
 static PyObject* publisher_enter(PyObject* object, PyObject* unused) {
     (void)unused;
     if (publisher_handle((shmbus_py_publisher*)object) == NULL) return NULL;
@@ -502,6 +518,11 @@ static PyMethodDef publisher_methods[] = {
      "Claims room for a record of length bytes in the ring (waiting while back-pressured) to\n"
      "write in place: `with publisher.claim(n) as buf:` commits at the end of the block, or\n"
      "aborts if it raised. One claim at a time: ClaimPending otherwise."},
+    {"flush", publisher_flush, METH_NOARGS,
+     "flush() -> None\n\n"
+     "Writes the topic's records back to its file and waits: every record committed before the\n"
+     "call is then on the file (for a bus directory on a disk; a tmpfs has no file beneath).\n"
+     "Releases the GIL while the disk writes."},
     {"close", publisher_close, METH_NOARGS,
      "close() -> None\n\nAborts a pending claim and detaches. Again: nothing."},
     {"__enter__", publisher_enter, METH_NOARGS, "Returns the publisher."},

@@ -212,3 +212,15 @@ def test_without_a_bus_dir_the_topic_lives_in_shmbus_dir(bus_dir, monkeypatch):
     with shmbus.Topic.open("env") as topic, shmbus.Topic.open_or_create("env") as again:
         assert topic.directory == again.directory == bus_dir
     assert shmbus.Topic.remove("env")
+
+
+def test_flush_writes_committed_records_to_the_file_and_refuses_a_closed_publisher(make_topic):
+    topic = make_topic()
+    publisher = shmbus.Publisher(topic)
+    publisher.publish(b"flushed record")
+    assert publisher.flush() is None
+    subscriber = shmbus.Subscriber(topic, start="earliest")
+    assert bytes(subscriber.receive(timeout=5)) == b"flushed record"
+    publisher.close()
+    with pytest.raises(shmbus.Closed):
+        publisher.flush()

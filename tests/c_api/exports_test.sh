@@ -22,6 +22,15 @@ for function in $declared; do
   grep -qx "$function@@SHMBUS_2" <<<"$exported" || fail "$function is not exported as SHMBUS_2"
 done
 
+# C++ functions added to the API within SHMBUS_2 (an additive change: docs/COMPATIBILITY.md),
+# exported from that node. The namespace wildcard in the map covers them; this notices if it
+# ever stops doing so.
+demangled=$(nm -DC --defined-only --with-symbol-versions "$library")
+for symbol in 'shmbus::Publisher::flush()' \
+              'shmbus::write_back(shmbus::Topic const&, shmbus::WriteBack)'; do
+  grep -qF " $symbol@@SHMBUS_2" <<<"$demangled" || fail "$symbol is not exported as SHMBUS_2"
+done
+
 # Nothing else: the C API, the namespace shmbus and what the compiler makes for its classes.
 leaked=$(sed 's/@.*//' <<<"$exported" | grep -v '^SHMBUS_2$' | grep -v '^shmbus_' | c++filt |
   grep -vE '^(typeinfo for |typeinfo name for |vtable for |VTT for |guard variable for |TLS init function for |TLS wrapper function for )?shmbus::' |

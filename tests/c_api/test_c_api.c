@@ -378,6 +378,8 @@ static void a_claim_is_written_in_place_and_committed_once(void) {
     CHECK_STATUS(shmbus_publisher_offer(publisher, "x", 1, 0), SHMBUS_E_CLAIM_PENDING);
     memcpy(payload, "ping", 4);
     CHECK_OK(shmbus_publisher_commit(publisher));
+    /* Flushing writes the committed record back to the topic's file (a no-op on a tmpfs). */
+    CHECK_OK(shmbus_publisher_flush(publisher));
     /* After commit the payload is not the caller's: no second commit, no payload. */
     CHECK_STATUS(shmbus_publisher_commit(publisher), SHMBUS_E_NO_CLAIM);
     CHECK_STATUS(shmbus_publisher_abort(publisher), SHMBUS_E_NO_CLAIM);
@@ -787,6 +789,7 @@ static void null_and_closed_handles_are_refused_not_used(void) {
     CHECK_STATUS(shmbus_publisher_claim_payload(publisher, 0, &payload, NULL), invalid);
     CHECK_STATUS(shmbus_publisher_commit(publisher), invalid);
     CHECK_STATUS(shmbus_publisher_abort(publisher), invalid);
+    CHECK_STATUS(shmbus_publisher_flush(publisher), invalid);
 
     const shmbus_record* record = NULL;
     shmbus_subscriber_counters counters;

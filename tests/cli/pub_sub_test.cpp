@@ -1,10 +1,12 @@
 // shmbus pub and shmbus sub, end to end: records in, records out, and how sub ends.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
+#include <shmbus/detail/util/unique_fd.hpp>
 #include <shmbus/shmbus.hpp>
 #include <string>
 #include <thread>
@@ -12,6 +14,8 @@
 
 #include "json_value.hpp"
 #include "support/bus_directory.hpp"
+#include "support/page_cache.hpp"
+#include "support/skip.hpp"
 #include "tool.hpp"
 
 namespace shmbus::test::cli {
@@ -33,6 +37,32 @@ TEST_CASE("a record published with shmbus pub is printed by shmbus sub --from ea
         run_tool({"sub", "--dir", dir_of(bus), "t", "--from", "earliest", "--count", "1"});
     CHECK_MESSAGE(sub.status() == 0, sub.err);
     CHECK(sub.out == "hello\n");
+}
+
+TEST_CASE("pub --flush leaves the records written back to the file, and they read back") {
+    BusDirectory bus;
+    create_topic(bus.path(), "t", {.capacity = 64 * 1024, .max_record_size = 1024});
+    const ToolResult pub =
+        run_tool({"pub", "--dir", dir_of(bus), "--flush", "t", "first", "second"});
+    REQUIRE_MESSAGE(pub.status() == 0, pub.err);
+    const ToolResult sub =
+        run_tool({"sub", "--dir", dir_of(bus), "t", "--from", "earliest", "--count", "2"});
+    CHECK_MESSAGE(sub.status() == 0, sub.err);
+    CHECK(sub.out == "first\nsecond\n");
+
+    if (on_tmpfs(bus.path())) return skip("the written-back half: the bus directory is a tmpfs");
+    // The ring only: pub's publisher detaches after its flush, which writes its slot again.
+    const Topic topic = Topic::open(bus.path(), "t", {.access = Access::kSubscribe});
+    const auto ring_offset =
+        static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(topic.view().ring) -
+                                   reinterpret_cast<const std::byte*>(topic.view().records));
+    const auto records = bus.path() / "t" / "records";
+    util::UniqueFd fd(::open(records.c_str(), O_RDONLY | O_CLOEXEC));
+    REQUIRE(fd);
+    const auto pages = cached_pages(fd.get(), ring_offset, topic.capacity());
+    if (!pages) return skip("the written-back half: the kernel has no cachestat(2)");
+    CHECK(pages->dirty == 0);
+    CHECK(pages->writeback == 0);
 }
 
 TEST_CASE("each line of standard input becomes one record, a last line without newline too") {

@@ -83,6 +83,37 @@ fenced_commits = true
     CHECK(config.check_interval == std::chrono::milliseconds(100));
 }
 
+TEST_CASE("the sync policy: none by default, interval with its period, inherited from defaults") {
+    CHECK(parse_config("", "empty").defaults.sync.policy == shmbusd::SyncPolicy::kNone);
+    const shmbusd::Config config = parse_config(
+        "[defaults]\nsync = \"interval\"\nsync_interval = \"2s\"\n"
+        "[topics.ticks]\n[topics.logs]\nsync = \"none\"\n",
+        "test.toml");
+    CHECK(config.settings_for("ticks").sync.policy == shmbusd::SyncPolicy::kInterval);
+    CHECK(config.settings_for("ticks").sync.interval == std::chrono::milliseconds(2000));
+    CHECK(config.settings_for("logs").sync.policy == shmbusd::SyncPolicy::kNone);
+}
+
+TEST_CASE("a bad sync policy or interval is an error that names the key and the line") {
+    std::string message = error_for("[topics.t]\nsync = \"always\"\n");
+    CHECK(contains(message, "test.toml:2:"));
+    CHECK(contains(message, "[topics.t].sync is 'always'; it must be \"none\" or \"interval\""));
+    CHECK(contains(error_for("[topics.t]\nsync = true\n"), "[topics.t].sync must be a string"));
+    message = error_for("[topics.t]\nsync = \"interval\"\nsync_interval = 500\n");
+    CHECK(contains(message, "test.toml:3:"));
+    CHECK(contains(message, "[topics.t].sync_interval must be a duration string"));
+    CHECK(
+        contains(error_for("[topics.t]\nsync_interval = \"soon\"\n"), "[topics.t].sync_interval:"));
+    message = error_for(
+        "[supervision]\ncheck_interval = \"1s\"\n[topics.t]\nsync = \"interval\"\n"
+        "sync_interval = \"100ms\"\n");
+    CHECK(contains(message,
+                   "[topics.t]: sync_interval (100ms) must be at least one check "
+                   "interval (1s)"));
+    CHECK(contains(error_for("[defaults]\nsync_intervall = \"1s\"\n"),
+                   "unknown key 'sync_intervall' in [defaults]"));
+}
+
 TEST_CASE("a misspelt key is an error that names the key, the table and the line") {
     const std::string message = error_for("[defaults]\ncapacity = \"1MiB\"\ncapcity = 4\n");
     CHECK(contains(message, "test.toml:3:"));

@@ -7,10 +7,19 @@
 
 namespace shmbus::test {
 
-BusDirectory::BusDirectory() {
+namespace {
+
+std::filesystem::path temporary_directory() {
     const char* tmp = std::getenv("TMPDIR");
-    std::string pattern =
-        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/shmbus-test-XXXXXX";
+    return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+}
+
+}  // namespace
+
+BusDirectory::BusDirectory() : BusDirectory(temporary_directory()) {}
+
+BusDirectory::BusDirectory(const std::filesystem::path& parent) {
+    std::string pattern = (parent / "shmbus-test-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern);
     path_ = pattern;
 }

@@ -10,6 +10,8 @@ class BusDirectory {
   public:
     /// Creates a unique directory under $TMPDIR (default /tmp).
     BusDirectory();
+    /// Creates a unique directory under `parent`, which must exist.
+    explicit BusDirectory(const std::filesystem::path& parent);
     ~BusDirectory();
     BusDirectory(const BusDirectory&) = delete;
     BusDirectory& operator=(const BusDirectory&) = delete;

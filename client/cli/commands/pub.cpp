@@ -41,6 +41,9 @@ class Pub final : public Command {
                                          "Exit with status 8 if a record waits S seconds for "
                                          "room (default: wait as long as it takes)")
                               ->type_name("S");
+        app.add_flag("--flush", flush_,
+                     "After the last record, write the topic's records back to its file and "
+                     "wait until they are there (for a bus directory on a disk)");
     }
 
     ExitStatus run(const Context& context) override {
@@ -61,12 +64,14 @@ class Pub final : public Command {
                 }
                 publish(publisher, message, {"message", i + 1});
             }
-            return ExitStatus::kOk;
+        } else {
+            LineReader lines(STDIN_FILENO, topic.max_record_size(), limit);
+            while (const std::optional<std::string_view> line = lines.next()) {
+                publish(publisher, *line, {"line", lines.line_number()});
+            }
         }
-        LineReader lines(STDIN_FILENO, topic.max_record_size(), limit);
-        while (const std::optional<std::string_view> line = lines.next()) {
-            publish(publisher, *line, {"line", lines.line_number()});
-        }
+        // A failure (EIO) is a shmbus::Error naming the topic, reported like any other.
+        if (flush_) publisher.flush();
         return ExitStatus::kOk;
     }
 
@@ -93,6 +98,7 @@ class Pub final : public Command {
     std::string timeout_text_;
     CLI::Option* timeout_option_ = nullptr;
     std::optional<nanoseconds> timeout_;
+    bool flush_ = false;
 };
 
 const CommandRegistration registration{"pub", "Publish records to a topic", make_command<Pub>};

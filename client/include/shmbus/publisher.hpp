@@ -171,6 +171,15 @@ class Publisher {
                                      std::size_t& published,
                                      std::chrono::nanoseconds timeout = kForever) noexcept;
 
+    /// Writes the topic's records back to its file and waits: when it returns, every record
+    /// committed to the topic before the call (by any publisher) is on the file, as durable as
+    /// fdatasync(2) makes it. A system call and a disk write: call it at the points that must
+    /// survive a power loss, not per record. On a tmpfs it returns at once, and nothing is made
+    /// durable (docs/RELIABILITY.md, "Durable topics"). A pending claim is not committed by it.
+    /// Throws shmbus::Error naming the topic when the kernel reports a failure (EIO, ENOMEM), or
+    /// when the topic's files were truncated under this process.
+    void flush();
+
     [[nodiscard]] std::uint32_t slot() const noexcept { return appender_.slot_index(); }
     [[nodiscard]] const Topic& topic() const noexcept { return topic_; }
 

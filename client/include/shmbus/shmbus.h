@@ -259,6 +259,11 @@ int shmbus_publisher_claim_payload(shmbus_publisher* publisher, size_t index, vo
 int shmbus_publisher_commit(shmbus_publisher* publisher);
 /* Gives the pending claim up: subscribers skip it. */
 int shmbus_publisher_abort(shmbus_publisher* publisher);
+/* Writes the topic's records back to its file and waits (msync MS_SYNC): when it returns
+ * SHMBUS_OK, every record committed before the call is on the file. For topics in a bus
+ * directory on a disk; on a tmpfs it returns at once (docs/RELIABILITY.md, "Durable topics").
+ * SHMBUS_E_SYSTEM (shmbus_last_errno(): EIO, ENOMEM) when the kernel could not write them. */
+int shmbus_publisher_flush(shmbus_publisher* publisher);
 
 /* ---- Subscribers ----------------------------------------------------------------------- */
 

@@ -141,6 +141,25 @@ class Topic {
     std::shared_ptr<const detail::TopicMapping> mapping_;
 };
 
+/// How far write_back goes.
+enum class WriteBack : std::uint8_t {
+    kStart,  // start writing the dirty pages to the file system; do not wait
+    kWait,   // return once they are on the file: msync(MS_SYNC)
+};
+
+/// Writes `topic`'s records file (its header, the publisher slots and the ring: everything a
+/// subscriber reads after a restart) from the shared mapping back to its file. With kWait, every
+/// record committed before the call is on the file, as durable as fdatasync(2) makes it, when the
+/// call returns. kStart asks the kernel to begin writing and returns at once
+/// (sync_file_range(2); msync's MS_ASYNC does nothing on Linux). The state file (subscriber
+/// positions, wake-up bits) is not written: a restart rebuilds what it needs.
+///
+/// On a tmpfs (/dev/shm, /run) there is no file beneath the memory: this returns at once, and
+/// nothing survives a reboot whatever it does (docs/RELIABILITY.md, "Durable topics"). Throws
+/// shmbus::Error naming the topic if the kernel reports a failure (EIO: the disk refused the
+/// write; the records that failed are then not durable).
+void write_back(const Topic& topic, WriteBack how);
+
 /// Puts `topic`'s state file back if it was truncated, or its identity line zeroed, since it was
 /// opened (docs/FORMAT.md, "A truncated state file"): any client may, clients do when they touch
 /// a lost page, and shmbusd does on every pass. Returns true if it had to. Throws shmbus::Error

@@ -220,4 +220,13 @@ int shmbus_publisher_abort(shmbus_publisher* publisher) {
     return fail_status(SHMBUS_E_NO_CLAIM);
 }
 
+int shmbus_publisher_flush(shmbus_publisher* publisher) {
+    static constexpr const char* kFunction = "shmbus_publisher_flush";
+    if (!valid(publisher)) return invalid(kFunction, "publisher is NULL or not a publisher");
+    return guarded(kFunction, [&]() -> int {
+        publisher->publisher.flush();
+        return SHMBUS_OK;
+    });
+}
+
 }  // extern "C"
