@@ -154,7 +154,14 @@ bool within(std::int64_t actual, std::int64_t expected) {
     return std::abs(actual - expected) <= std::max(expected / 20, kFloorNs);
 }
 
-/// What is wrong with the timing (empty: nothing): every record i must have arrived `expected[i]` after the replay started, within 5 % of
+/// When replay published a record: the topic's timestamp, which its publisher (the replay) took
+/// at the claim. Judging that rather than when this process read the record leaves out this
+/// process's own scheduling, on a machine whose two CPUs the test shares.
+std::int64_t published_ns(const Arrival& arrival) {
+    return static_cast<std::int64_t>(arrival.timestamp_ns);
+}
+
+/// What is wrong with the timing (empty: nothing): every record i must have been published `expected[i]` after the replay started, within 5 % of
 /// `expected[i]` or kFloorNs, and that the whole replay took `expected.back()` likewise; prints
 /// the figures. When the replay started (its first record went out) is not seen from here:
 /// it is taken as the median of arrival − expected over all records, so that one record this
@@ -166,7 +173,7 @@ bool within(std::int64_t actual, std::int64_t expected) {
     std::vector<std::string> problems;
     std::vector<std::int64_t> lateness;
     for (std::size_t i = 0; i < got.size(); ++i)
-        lateness.push_back(got[i].at_ns - expected[i]);
+        lateness.push_back(published_ns(got[i]) - expected[i]);
     std::vector<std::int64_t> sorted = lateness;
     std::nth_element(sorted.begin(),
                      sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
@@ -174,7 +181,7 @@ bool within(std::int64_t actual, std::int64_t expected) {
     std::int64_t worst_offset = 0;
     std::int64_t worst_interval = 0;
     for (std::size_t i = 0; i < got.size(); ++i) {
-        const std::int64_t offset = got[i].at_ns - start;
+        const std::int64_t offset = published_ns(got[i]) - start;
         worst_offset = std::max(worst_offset, std::abs(offset - expected[i]));
         if (!within(offset, expected[i])) {
             problems.push_back(what + ": record " + std::to_string(i) + " arrived " +
@@ -182,12 +189,12 @@ bool within(std::int64_t actual, std::int64_t expected) {
                                std::to_string(ms(expected[i])) + " ms");
         }
         if (i > 0) {
-            const std::int64_t interval = got[i].at_ns - got[i - 1].at_ns;
+            const std::int64_t interval = published_ns(got[i]) - published_ns(got[i - 1]);
             worst_interval =
                 std::max(worst_interval, std::abs(interval - (expected[i] - expected[i - 1])));
         }
     }
-    const std::int64_t total = got.back().at_ns - got.front().at_ns;
+    const std::int64_t total = published_ns(got.back()) - published_ns(got.front());
     if (!within(total, expected.back())) {
         problems.push_back(what + ": took " + std::to_string(ms(total)) + " ms, due " +
                            std::to_string(ms(expected.back())) + " ms");
@@ -237,14 +244,14 @@ std::vector<Arrival> replay_and_receive(const Setup& setup, std::vector<std::str
 }
 
 /// replay_and_receive, checking that the records arrived on the schedule `expected`. A run off
-/// schedule is tried again once, with its problems printed: a compiler that held both CPUs for
+/// schedule is tried again, twice at most, with its problems printed: a compiler that held both CPUs for
 /// tens of milliseconds is no fault of replay's, but a wrong schedule is wrong every time.
 std::vector<Arrival> replay_on_time(const Setup& setup, const std::vector<std::string>& options,
                                     const std::vector<std::int64_t>& expected,
                                     const std::string& what, std::string& err) {
     std::vector<Arrival> got;
     std::vector<std::string> problems;
-    for (int attempt = 1; attempt <= 2; ++attempt) {
+    for (int attempt = 1; attempt <= 3; ++attempt) {
         got = replay_and_receive(setup, options, expected.size(), err);
         problems = timing_problems(got, expected, what);
         if (problems.empty()) return got;
