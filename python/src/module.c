@@ -160,7 +160,7 @@ static PyObject* module_strerror(PyObject* module, PyObject* argument) {
 
 static PyMethodDef module_methods[] = {
     {"version", module_version, METH_NOARGS,
-     "version() -> str\n\nThe release of the libshmbus loaded, e.g. '0.3.0'."},
+     "version() -> str\n\nThe release of the libshmbus loaded, e.g. '0.4.0'."},
     {"format_version", module_format_version, METH_NOARGS,
      "format_version() -> int\n\nThe topic format version libshmbus reads and writes."},
     {"strerror", module_strerror, METH_O,

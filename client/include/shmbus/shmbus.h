@@ -41,9 +41,9 @@ extern "C" {
 
 /* The release this header belongs to (the same values as shmbus/version.hpp: the build checks
  * that they agree with the project's version). */
-#define SHMBUS_VERSION "0.3.0"
+#define SHMBUS_VERSION "0.4.0"
 #define SHMBUS_VERSION_MAJOR 0
-#define SHMBUS_VERSION_MINOR 3
+#define SHMBUS_VERSION_MINOR 4
 #define SHMBUS_VERSION_PATCH 0
 /* The SONAME's number: libshmbus.so.2 (docs/COMPATIBILITY.md). */
 #define SHMBUS_C_ABI_VERSION 2
@@ -102,7 +102,7 @@ const char* shmbus_last_error_message(void);
 /* The errno of the failing system call behind the last failure on this thread, or 0. */
 int shmbus_last_errno(void);
 
-/* "0.3.0": the release of the library loaded, which may be newer than SHMBUS_VERSION. */
+/* "0.4.0": the release of the library loaded, which may be newer than SHMBUS_VERSION. */
 const char* shmbus_version(void);
 /* The topic format version this library reads and writes (docs/COMPATIBILITY.md). */
 uint32_t shmbus_format_version(void);
