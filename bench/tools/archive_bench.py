@@ -47,7 +47,7 @@ def dd_rate(args):
 
 
 def filesystem(path):
-    return sh(["stat", "-f", "-c", "%T", path]).strip()
+    return sh(["findmnt", "-no", "FSTYPE,SOURCE", "--target", path]).split()
 
 
 def one_run(binary, scratch, lookup_dir, sizes):
@@ -171,20 +171,32 @@ def tables(runs, machine):
     return "\n".join(targets), "\n".join(table), pc
 
 
-def rewrite(doc, key, text):
+def insert_block(content, key, text):
+    """`content` with the block `key` holding `text`: replaced between its markers, or put
+    where it belongs (the targets after the sweep's table, the section before "Not measured")."""
     begin, end = MARKS[key]
-    with open(doc) as f:
-        content = f.read()
     block = f"{begin}\n{text}\n{end}"
     if begin in content:
-        content = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, content,
-                         flags=re.S)
-    elif key == "targets":
-        content = content.replace("\n## Latency\n", f"\n{block}\n\n## Latency\n", 1)
-    else:
-        content = content.replace("\n## Not measured\n", f"\n{block}\n\n## Not measured\n", 1)
+        return re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, content,
+                      flags=re.S)
+    anchor = "\n## Latency\n" if key == "targets" else "\n## Not measured\n"
+    return content.replace(anchor, f"\n{block}\n{anchor}", 1)
+
+
+def kept_blocks(old, new):
+    """`new` (a regenerated document) with the blocks `old` holds: for report.py."""
+    for key, (begin, end) in MARKS.items():
+        m = re.search(re.escape(begin) + r"\n(.*?)\n" + re.escape(end), old, re.S)
+        if m:
+            new = insert_block(new, key, m.group(1))
+    return new
+
+
+def rewrite(doc, key, text):
+    with open(doc) as f:
+        content = f.read()
     with open(doc, "w") as f:
-        f.write(content)
+        f.write(insert_block(content, key, text))
 
 
 def main():
@@ -202,7 +214,7 @@ def main():
 
     binary = os.path.join(args.build, "bench", "shmbus-archive-bench")
     os.makedirs(args.dir, exist_ok=True)
-    fs = filesystem(args.dir)
+    fs, device = filesystem(args.dir)
     if fs in ("tmpfs", "ramfs"):
         sys.exit(f"{args.dir} is on {fs}: give a directory on disk")
     sizes = {"dd_mib": 2048, "records_4k": 2048 * 1024 * 1024 // 4096, "records_64": 20_000_000,
@@ -234,7 +246,7 @@ def main():
 The archive's costs (issue 22), measured by `bench/tools/archive_bench.py` with
 `shmbus-archive-bench` (`bench/studies/archive_bench.cpp`): {args.runs} runs, each figure the median
 with [min–max] over the runs, each ratio taken against its reference in the same run. Scratch
-directory `{args.dir}` ({fs}, `/dev/vda`); the machine of [The machine](#the-machine)
+directory `{args.dir}` ({fs} on `{device}`); the machine of [The machine](#the-machine)
 (2 CPUs, shared, not quiet: {'; '.join(loads)}); shmbus commit {commit}, measured
 {started:%Y-%m-%d %H:%M} UTC.
 
