@@ -217,13 +217,13 @@ def main():
                     help="keep (and reuse) DIR/lookup, the 10 GiB archive")
     ap.add_argument("--write-doc", action="store_true", help="rewrite the Archive parts of docs/BENCHMARKS.md")
     ap.add_argument("--quick", action="store_true", help="small sizes, to try the script")
-    ap.add_argument("--render", metavar="JSON",
-                    help="measure nothing: print (and --write-doc) the figures a run saved")
+    ap.add_argument("--render", metavar="JSON", nargs="+",
+                    help="measure nothing: print (and --write-doc) the figures saved runs hold, "
+                         "the runs of several files pooled")
     args = ap.parse_args()
 
     if args.render:
-        with open(args.render) as f:
-            render(json.load(f), args.write_doc)
+        render(pooled(args.render), args.write_doc)
         return
     binary = os.path.join(args.build, "bench", "shmbus-archive-bench")
     os.makedirs(args.dir, exist_ok=True)
@@ -262,8 +262,27 @@ def main():
     render(saved, args.write_doc)
 
 
+def pooled(files):
+    """The saved runs of `files` as one set: their runs and loads in order, the rest the
+    first's, the commits and start times of all."""
+    sets = []
+    for name in files:
+        with open(name) as f:
+            sets.append(json.load(f))
+    saved = dict(sets[0])
+    saved["runs"] = [run for one in sets for run in one["runs"]]
+    saved["loads"] = [load for one in sets for load in one["loads"]]
+    saved["sets"] = len(sets)
+    saved["commit"] = ", ".join(dict.fromkeys(one["commit"] for one in sets))
+    saved["started"] = ", ".join(one["started"] for one in sets)
+    return saved
+
+
 def render(saved, write_doc):
-    runs, sizes, loads = saved["runs"], saved["sizes"], saved["loads"]
+    runs, sizes = saved["runs"], saved["sizes"]
+    load_figures = [float(x) for load in saved["loads"] for x in re.findall(r"\d+\.\d+", load)]
+    sets = (f" ({saved['sets']} sets of {len(runs) // saved['sets']} runs, started at those times)"
+            if saved.get("sets", 1) > 1 else "")
     targets, table, pc = tables(runs, {"lookups": sizes["lookups"]})
     section = f"""## Archive
 
@@ -271,8 +290,8 @@ The archive's costs (issue 22), measured by `bench/tools/archive_bench.py` with
 `shmbus-archive-bench` (`bench/studies/archive_bench.cpp`): {len(runs)} runs, each figure the median
 with [min–max] over the runs, each ratio taken against its reference in the same run. Scratch
 directory `{saved['dir']}` ({saved['fs']} on `{saved['device']}`); the machine of [The machine](#the-machine)
-(2 CPUs, shared, not quiet: {'; '.join(loads)}); shmbus commit {saved['commit']}, measured
-{saved['started']} UTC.
+(2 CPUs, shared, not quiet: 1-minute load {min(load_figures):.1f} to {max(load_figures):.1f} over
+the runs); shmbus commit {saved['commit']}, measured {saved['started']} UTC{sets}.
 
 **Method.** Recording: a publisher process on CPU 0 streams 32-record batches at full rate into a
 block topic (default options, 1 MiB ring, timestamps on) and a `Recorder` on CPU 1 in the
