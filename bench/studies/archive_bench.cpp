@@ -56,7 +56,7 @@ namespace ar = shmbus::archive;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::uint64_t kEpoch = 1'800'000'000'000'000'000ULL;  // `build`'s first timestamp
-constexpr std::size_t kBatch = 32;                                // records per claim
+constexpr std::size_t kBatch = 32;                              // records per claim
 constexpr const char* kTopic = "archive.bench";
 // Where readers leave a byte of what they read, so that the compiler keeps the reads.
 volatile std::uint64_t g_sink = 0;
@@ -88,7 +88,9 @@ void pin_to(int cpu) {
     if (::sched_setaffinity(0, sizeof set, &set) != 0) fail("sched_setaffinity");
 }
 
-std::uint64_t parse(const char* text) { return std::strtoull(text, nullptr, 10); }
+std::uint64_t parse(const char* text) {
+    return std::strtoull(text, nullptr, 10);
+}
 
 /// fdatasync every file of `dir`, then optionally drop it from the page cache. Returns the
 /// bytes of the files.
@@ -192,7 +194,8 @@ Child spawn_publisher(StartLine& line, const fs::path& bus, std::size_t size, st
         start.child_ready();
         const std::uint64_t started = now_ns();
         for (std::uint64_t sent = 0; sent < count;) {
-            const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kBatch, count - sent));
+            const std::size_t n =
+                static_cast<std::size_t>(std::min<std::uint64_t>(kBatch, count - sent));
             std::size_t published = 0;
             const shmbus::Status status =
                 publisher.offer_batch(std::span(batch).first(n), published);
@@ -228,7 +231,8 @@ int cmd_record(std::size_t size, std::uint64_t count, const fs::path& dir) {
     StartLine line;
     const Child publisher = spawn_publisher(line, bus.dir, size, count);
     pin_to(1);
-    const shmbus::Topic topic = shmbus::Topic::open(bus.dir, kTopic, {.access = shmbus::Access::kSubscribe});
+    const shmbus::Topic topic =
+        shmbus::Topic::open(bus.dir, kTopic, {.access = shmbus::Access::kSubscribe});
     ar::ArchiveWriter writer = open_writer(dir, topic);
     ar::Recorder recorder(topic, writer);
     line.wait_ready(1);
@@ -264,7 +268,8 @@ int cmd_live(std::size_t size, std::uint64_t count, const char* archive_dir) {
         while (received < count) {
             const shmbus::PollResult result = reader.poll([&](const shmbus::Record& record) {
                 std::byte copy[64];
-                std::memcpy(copy, record.payload.data(), std::min(record.payload.size(), sizeof copy));
+                std::memcpy(copy, record.payload.data(),
+                            std::min(record.payload.size(), sizeof copy));
                 sum += static_cast<std::uint64_t>(copy[0]);
                 ++received;
             });
@@ -278,7 +283,8 @@ int cmd_live(std::size_t size, std::uint64_t count, const char* archive_dir) {
     std::optional<ar::ArchiveWriter> writer;
     std::optional<ar::Recorder> recorder;
     if (archive_dir != nullptr) {
-        if (fs::exists(archive_dir)) fail(std::string(archive_dir) + " exists: give a fresh directory");
+        if (fs::exists(archive_dir))
+            fail(std::string(archive_dir) + " exists: give a fresh directory");
         topic.emplace(shmbus::Topic::open(bus.dir, kTopic, {.access = shmbus::Access::kSubscribe}));
         writer.emplace(archive_dir, topic->name(),
                        std::span<const std::uint8_t, 16>(topic->view().records->topic_id));
@@ -322,11 +328,12 @@ int cmd_replay(const fs::path& dir, bool cold) {
     const std::uint64_t started = now_ns();
     const std::uint64_t records = read_all(dir, payload_bytes);
     const double seconds = static_cast<double>(now_ns() - started) / 1e9;
-    std::printf("case=replay cold=%d records=%llu archive_bytes=%llu seconds=%.4f "
-                "records_per_s=%.0f bytes_per_s=%.0f\n",
-                cold ? 1 : 0, static_cast<unsigned long long>(records),
-                static_cast<unsigned long long>(bytes), seconds,
-                static_cast<double>(records) / seconds, static_cast<double>(bytes) / seconds);
+    std::printf(
+        "case=replay cold=%d records=%llu archive_bytes=%llu seconds=%.4f "
+        "records_per_s=%.0f bytes_per_s=%.0f\n",
+        cold ? 1 : 0, static_cast<unsigned long long>(records),
+        static_cast<unsigned long long>(bytes), seconds, static_cast<double>(records) / seconds,
+        static_cast<double>(bytes) / seconds);
     return 0;
 }
 
@@ -362,7 +369,9 @@ struct Quantiles {
 Quantiles quantiles(std::vector<std::uint64_t> ns) {
     std::sort(ns.begin(), ns.end());
     const auto at = [&](double q) {
-        return static_cast<double>(ns[static_cast<std::size_t>(q * static_cast<double>(ns.size() - 1))]) / 1e3;
+        return static_cast<double>(
+                   ns[static_cast<std::size_t>(q * static_cast<double>(ns.size() - 1))]) /
+               1e3;
     };
     return {at(0.5), at(0.99), static_cast<double>(ns.back()) / 1e3};
 }
@@ -420,12 +429,13 @@ int cmd_lookup(const fs::path& dir, std::uint64_t lookups, bool cold) {
     }
     const Quantiles time = quantiles(by_time);
     const Quantiles sequence = quantiles(by_sequence);
-    std::printf("case=lookup segments=%zu records=%llu lookups=%llu time_median_us=%.1f "
-                "time_p99_us=%.1f time_max_us=%.1f seq_median_us=%.1f seq_p99_us=%.1f "
-                "seq_max_us=%.1f\n",
-                segments.size(), static_cast<unsigned long long>(last + 1),
-                static_cast<unsigned long long>(lookups), time.median_us, time.p99_us,
-                time.max_us, sequence.median_us, sequence.p99_us, sequence.max_us);
+    std::printf(
+        "case=lookup segments=%zu records=%llu lookups=%llu time_median_us=%.1f "
+        "time_p99_us=%.1f time_max_us=%.1f seq_median_us=%.1f seq_p99_us=%.1f "
+        "seq_max_us=%.1f\n",
+        segments.size(), static_cast<unsigned long long>(last + 1),
+        static_cast<unsigned long long>(lookups), time.median_us, time.p99_us, time.max_us,
+        sequence.median_us, sequence.p99_us, sequence.max_us);
     return 0;
 }
 

@@ -91,9 +91,10 @@ def one_run(binary, scratch, lookup_dir, sizes):
     d = os.path.join(scratch, "live")
     r["live_with"] = bench(binary, "live", 64, sizes["live"], d)["records_per_s"]
     shutil.rmtree(d)
-    # 5. Lookups in the 10 GiB archive, a fresh process each, warm and cold page cache.
+    # 5. Lookups in the lookup archive, a fresh process each, warm and cold page cache.
     for mode in ("warm", "cold"):
-        x = bench(binary, "lookup", lookup_dir, sizes["lookups"], *(["cold"] if mode == "cold" else []))
+        extra = ["cold"] if mode == "cold" else []
+        x = bench(binary, "lookup", lookup_dir, sizes["lookups"], *extra)
         r[f"time_{mode}"], r[f"seq_{mode}"] = x["time_median_us"], x["seq_median_us"]
         r[f"time_{mode}_p99"], r[f"seq_{mode}_p99"] = x["time_p99_us"], x["seq_p99_us"]
         r["lookup_segments"], r["lookup_records"] = x["segments"], x["records"]
@@ -125,13 +126,15 @@ def tables(runs, machine):
     col = lambda k: [run[k] for run in runs]  # noqa: E731
     rat = lambda a, b: [run[a] / run[b] for run in runs]  # noqa: E731
     med = lambda v: statistics.median(v)  # noqa: E731
+    gib = machine["lookup_gib"]
     verdict = lambda ok: "**met**" if ok else "**missed**"  # noqa: E731
 
     dd_read = ("dd read, iflag=direct: " + spread(col("dd_direct"), gbs) + "; buffered, cold: " +
                spread(col("dd_buffered"), gbs) + "; ratio against the faster")
     rows = []  # (what, measured, reference, ratio text, target text, met)
     rows.append(("Recording a 4 KiB stream, archive bytes/s incl. fdatasync",
-                 spread(col("rec4k_bytes"), gbs), "dd write, conv=fdatasync: " + spread(col("dd_write"), gbs),
+                 spread(col("rec4k_bytes"), gbs),
+                 "dd write, conv=fdatasync: " + spread(col("dd_write"), gbs),
                  spread(rat("rec4k_bytes", "dd_write"), ratio), "≥ 0.80×",
                  med(rat("rec4k_bytes", "dd_write")) >= 0.8))
     rows.append(("Recording a 64 B stream, records/s incl. fdatasync",
@@ -141,7 +144,8 @@ def tables(runs, machine):
                  spread(col("live_with"), mrs), "without: " + spread(col("live_without"), mrs),
                  spread(rat("live_with", "live_without"), ratio), "≥ 0.90×",
                  med(rat("live_with", "live_without")) >= 0.9))
-    rows.append(("Replay at 64 B, warm page cache (20 M records)",
+    millions = machine["records_64"] // 1_000_000
+    rows.append((f"Replay at 64 B, warm page cache ({millions} M records)",
                  spread(col("warm64_records"), mrs), "–", "–", "≥ 10 M/s",
                  med(col("warm64_records")) >= 10e6))
     rows.append(("Replay at 64 B, cold cache, archive bytes/s",
@@ -153,10 +157,12 @@ def tables(runs, machine):
                  spread(rat("cold4k_bytes", "dd_read"), ratio), "≥ 0.80×",
                  med(rat("cold4k_bytes", "dd_read")) >= 0.8))
     for mode, what in (("warm", "indexes cached"), ("cold", "page cache dropped first")):
-        rows.append((f"`sequence_at_time` in a 10 GiB archive, median of {machine['lookups']}, {what}",
-                     spread(col(f"time_{mode}"), us) + f"; p99 {spread(col(f'time_{mode}_p99'), us)}",
+        lookups = machine["lookups"]
+        rows.append((f"`sequence_at_time` in a {gib} GiB archive, median of {lookups}, {what}",
+                     spread(col(f"time_{mode}"), us) +
+                     f"; p99 {spread(col(f'time_{mode}_p99'), us)}",
                      "–", "–", "< 1 ms", med(col(f"time_{mode}")) < 1000))
-        rows.append((f"ArchiveCursor at a sequence + first entry, 10 GiB archive, {what}",
+        rows.append((f"ArchiveCursor at a sequence + first entry, {gib} GiB archive, {what}",
                      spread(col(f"seq_{mode}"), us) + f"; p99 {spread(col(f'seq_{mode}_p99'), us)}",
                      "–", "–", "< 1 ms", med(col(f"seq_{mode}")) < 1000))
 
@@ -164,7 +170,8 @@ def tables(runs, machine):
     for what, measured, reference, rt, target, ok in rows:
         shown = rt if rt != "–" else measured.split(";")[0]
         targets.append(f"| {what} | {shown} | {target} | {verdict(ok)} |")
-    table = ["| Measurement | Median [min–max] | Reference (same run) | Ratio | Target | Verdict |",
+    table = ["| Measurement | Median [min–max] | Reference (same run) | Ratio | Target "
+             "| Verdict |",
              "|---|---|---|---|---|---|"]
     for what, measured, reference, rt, target, ok in rows:
         table.append(f"| {what} | {measured} | {reference} | {rt} | {target} | {verdict(ok)} |")
@@ -207,15 +214,18 @@ def rewrite(doc, key, text):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build", default="build-ab", help="build tree holding bench/shmbus-archive-bench")
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build-ab",
+                    help="build tree holding bench/shmbus-archive-bench")
     ap.add_argument("--dir", default="/var/tmp/shmbus-archbench",
                     help="scratch directory on the disk measured (not tmpfs)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--lookup-gib", type=int, default=10)
     ap.add_argument("--keep-lookup-archive", action="store_true",
                     help="keep (and reuse) DIR/lookup, the 10 GiB archive")
-    ap.add_argument("--write-doc", action="store_true", help="rewrite the Archive parts of docs/BENCHMARKS.md")
+    ap.add_argument("--write-doc", action="store_true",
+                    help="rewrite the Archive parts of docs/BENCHMARKS.md")
     ap.add_argument("--quick", action="store_true", help="small sizes, to try the script")
     ap.add_argument("--render", metavar="JSON", nargs="+",
                     help="measure nothing: print (and --write-doc) the figures saved runs hold, "
@@ -283,13 +293,16 @@ def render(saved, write_doc):
     load_figures = [float(x) for load in saved["loads"] for x in re.findall(r"\d+\.\d+", load)]
     sets = (f" ({saved['sets']} sets of {len(runs) // saved['sets']} runs, started at those times)"
             if saved.get("sets", 1) > 1 else "")
-    targets, table, pc = tables(runs, {"lookups": sizes["lookups"]})
+    targets, table, pc = tables(runs, {"lookups": sizes["lookups"],
+                                       "records_64": sizes["records_64"],
+                                       "lookup_gib": saved["lookup_gib"]})
     section = f"""## Archive
 
 The archive's costs (issue 22), measured by `bench/tools/archive_bench.py` with
 `shmbus-archive-bench` (`bench/studies/archive_bench.cpp`): {len(runs)} runs, each figure the median
 with [min–max] over the runs, each ratio taken against its reference in the same run. Scratch
-directory `{saved['dir']}` ({saved['fs']} on `{saved['device']}`); the machine of [The machine](#the-machine)
+directory `{saved['dir']}` ({saved['fs']} on `{saved['device']}`); the machine of
+[The machine](#the-machine)
 (2 CPUs, shared, not quiet: 1-minute load {min(load_figures):.1f} to {max(load_figures):.1f} over
 the runs); shmbus commit {saved['commit']}, measured {saved['started']} UTC{sets}.
 
@@ -300,19 +313,22 @@ stepping as `shmbus record` does; the time runs from the publisher's first claim
 flush **plus an fdatasync of every file of the archive**, so it compares with `dd
 if=/dev/zero bs=1M count={sizes['dd_mib']} conv=fdatasync` (fio is not installed) on the same
 file system; the archive's bytes (headers, padding and indexes included) are counted. The live
-case is a publisher (CPU 0) and a spinning subscriber (CPU 1) streaming {sizes['live'] // 1_000_000} M records
+case is a publisher (CPU 0) and a spinning subscriber (CPU 1) streaming
+{sizes['live'] // 1_000_000} M records
 of 64 B, then the same with a `Recorder` attached as a second subscriber in the driver process
 (unpinned: the machine has no third CPU). Replay reads the whole archive with an
 `ArchiveCursor` from sequence 0, touching every payload; warm after one untimed pass, cold
 after `fdatasync` and `posix_fadvise(POSIX_FADV_DONTNEED)` on every file (not `drop_caches`:
-the machine is shared), against `dd bs=1M` reading a {sizes['dd_mib']} MiB file, both `iflag=direct` and through the
+the machine is shared), against `dd bs=1M` reading a {sizes['dd_mib']} MiB file, both
+`iflag=direct` and through the
 page cache after `dd iflag=nocache count=0` dropped it (readahead, as the archive's reader has):
 the ratio is taken against the faster of the two in the run. Lookups:
 a {saved['lookup_gib']} GiB archive of 4 KiB records ({int(runs[0]['lookup_records']):,} records,
 {int(runs[0]['lookup_segments'])} segments) is written once and reused; each run starts a fresh
-process that times {sizes['lookups']} random `sequence_at_time` calls, then {sizes['lookups']} random
+process that times {sizes['lookups']} random `sequence_at_time` calls, then
+{sizes['lookups']} random
 `ArchiveCursor(dir, seq)` + first-entry reads, checking each answer; once after reading the
-index files into the page cache (the segments as they are: 10 GiB need not be cached), once
+index files into the page cache (the segments as they are: {saved['lookup_gib']} GiB need not be cached), once
 after dropping the whole archive from it.
 
 {table}
