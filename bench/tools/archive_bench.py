@@ -296,40 +296,40 @@ def render(saved, write_doc):
     targets, table, pc = tables(runs, {"lookups": sizes["lookups"],
                                        "records_64": sizes["records_64"],
                                        "lookup_gib": saved["lookup_gib"]})
+    live_m = sizes["live"] // 1_000_000
+    records = f"{int(runs[0]['lookup_records']):,}"
+    segments = int(runs[0]["lookup_segments"])
+    gib, lookups, mib = saved["lookup_gib"], sizes["lookups"], sizes["dd_mib"]
     section = f"""## Archive
 
 The archive's costs (issue 22), measured by `bench/tools/archive_bench.py` with
-`shmbus-archive-bench` (`bench/studies/archive_bench.cpp`): {len(runs)} runs, each figure the median
-with [min–max] over the runs, each ratio taken against its reference in the same run. Scratch
-directory `{saved['dir']}` ({saved['fs']} on `{saved['device']}`); the machine of
-[The machine](#the-machine)
-(2 CPUs, shared, not quiet: 1-minute load {min(load_figures):.1f} to {max(load_figures):.1f} over
-the runs); shmbus commit {saved['commit']}, measured {saved['started']} UTC{sets}.
+`shmbus-archive-bench` (`bench/studies/archive_bench.cpp`): {len(runs)} runs, each figure the
+median with [min–max] over the runs, each ratio taken against its reference in the same run.
+Scratch directory `{saved['dir']}` ({saved['fs']} on `{saved['device']}`); the machine of
+[The machine](#the-machine) (2 CPUs, shared, not quiet: 1-minute load {min(load_figures):.1f}
+to {max(load_figures):.1f} over the runs); shmbus commit {saved['commit']}, measured
+{saved['started']} UTC{sets}.
 
 **Method.** Recording: a publisher process on CPU 0 streams 32-record batches at full rate into a
 block topic (default options, 1 MiB ring, timestamps on) and a `Recorder` on CPU 1 in the
 measuring process archives them with the default `WriterOptions` (64 MiB segments, `kNone`),
 stepping as `shmbus record` does; the time runs from the publisher's first claim to the last
-flush **plus an fdatasync of every file of the archive**, so it compares with `dd
-if=/dev/zero bs=1M count={sizes['dd_mib']} conv=fdatasync` (fio is not installed) on the same
-file system; the archive's bytes (headers, padding and indexes included) are counted. The live
-case is a publisher (CPU 0) and a spinning subscriber (CPU 1) streaming
-{sizes['live'] // 1_000_000} M records
-of 64 B, then the same with a `Recorder` attached as a second subscriber in the driver process
+flush **plus an fdatasync of every file of the archive**, so it compares with
+`dd if=/dev/zero bs=1M count={mib} conv=fdatasync` (fio is not installed) on the same file
+system; the archive's bytes (headers, padding and indexes included) are counted. The live case
+is a publisher (CPU 0) and a spinning subscriber (CPU 1) streaming {live_m} M records of 64 B,
+then the same with a `Recorder` attached as a second subscriber in the driver process
 (unpinned: the machine has no third CPU). Replay reads the whole archive with an
-`ArchiveCursor` from sequence 0, touching every payload; warm after one untimed pass, cold
-after `fdatasync` and `posix_fadvise(POSIX_FADV_DONTNEED)` on every file (not `drop_caches`:
-the machine is shared), against `dd bs=1M` reading a {sizes['dd_mib']} MiB file, both
-`iflag=direct` and through the
-page cache after `dd iflag=nocache count=0` dropped it (readahead, as the archive's reader has):
-the ratio is taken against the faster of the two in the run. Lookups:
-a {saved['lookup_gib']} GiB archive of 4 KiB records ({int(runs[0]['lookup_records']):,} records,
-{int(runs[0]['lookup_segments'])} segments) is written once and reused; each run starts a fresh
-process that times {sizes['lookups']} random `sequence_at_time` calls, then
-{sizes['lookups']} random
-`ArchiveCursor(dir, seq)` + first-entry reads, checking each answer; once after reading the
-index files into the page cache (the segments as they are: {saved['lookup_gib']} GiB need not be cached), once
-after dropping the whole archive from it.
+`ArchiveCursor` from sequence 0, touching every payload; warm after one untimed pass, cold after
+`fdatasync` and `posix_fadvise(POSIX_FADV_DONTNEED)` on every file (not `drop_caches`: the
+machine is shared), against `dd bs=1M` reading a {mib} MiB file, both `iflag=direct` and through
+the page cache after `dd iflag=nocache count=0` dropped it (readahead, as the archive's reader
+has): the ratio is taken against the faster of the two in the run. Lookups: a {gib} GiB archive
+of 4 KiB records ({records} records, {segments} segments) is written once and reused; each run
+starts a fresh process that times {lookups} random `sequence_at_time` calls, then {lookups}
+random `ArchiveCursor(dir, seq)` + first-entry reads, checking each answer; once after reading
+the index files into the page cache (the segments as they are: {gib} GiB need not be cached),
+once after dropping the whole archive from it.
 
 {table}
 
@@ -343,8 +343,8 @@ cmake --build build-ab --target shmbus_archive_bench
 bench/tools/archive_bench.py --build build-ab --dir /var/tmp/shmbus-archbench --write-doc
 ```
 
-The runs are saved in `bench/results/archive-<date>.json`; `--render FILE --write-doc` rewrites
-this section from one without measuring.
+The runs are saved in `bench/results/archive-<date>.json`; `--render FILE... --write-doc`
+rewrites this section from saved sets, their runs pooled, without measuring.
 """
     print(targets)
     print()
