@@ -17,6 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from stats import Results, load  # noqa: E402
+from archive_bench import kept_blocks  # noqa: E402
 from plan import (C_API_ROUND_COUNT, C_API_ROUNDS, DAEMON_PINGPONG_COUNT,  # noqa: E402
                   DAEMON_ROUNDS, DAEMON_STREAM_COUNT, LATENCY_ROUNDS, PUBLISHER_COST_CAPACITY,
                   PUBLISHER_COST_COUNT, PUBLISHER_COST_ROUNDS, PYTHON_PEERS,
@@ -1032,6 +1033,10 @@ def main():
         text = text.replace("![latency and throughput per peer](benchmarks.png)\n\n", "")
         if os.path.exists(args.chart):
             os.remove(args.chart)
+    # The Archive rows and section come from archive_bench.py, not from the sweep: keep them.
+    if os.path.exists(args.doc):
+        with open(args.doc) as f:
+            text = kept_blocks(f.read(), text)
     with open(args.doc, "w") as f:
         f.write(text)
     missed = [t[0] for t in report.targets if t[3] is False]
