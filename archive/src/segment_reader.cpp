@@ -14,6 +14,8 @@ namespace shmbus::archive {
 namespace {
 
 constexpr std::uint64_t kReadAhead = 1 << 20;
+// The first read after a seek: one index stride, what a lookup scans at most.
+constexpr std::uint64_t kSeekReadAhead = kIndexStride;
 
 /// pread until `length` bytes or the end of the file; the bytes read.
 std::uint64_t read_at(int fd, std::byte* out, std::uint64_t length, std::uint64_t offset,
@@ -120,7 +122,13 @@ bool SegmentReader::load(std::uint64_t offset, std::uint64_t length) {
     if (offset >= buffer_offset_ && offset + length <= buffer_offset_ + buffer_length_) {
         return true;
     }
-    const std::uint64_t want = std::min(std::max(length, kReadAhead), file_size_ - offset);
+    // Reading on past the buffer (an entry it holds the start of, or the one after its end): a
+    // whole read-ahead. Elsewhere (a seek, to an index point) a small first read, which is all
+    // a lookup needs.
+    const bool sequential = buffer_length_ != 0 && offset >= buffer_offset_ &&
+                            offset <= buffer_offset_ + buffer_length_;
+    const std::uint64_t ahead = sequential ? kReadAhead : kSeekReadAhead;
+    const std::uint64_t want = std::min(std::max(length, ahead), file_size_ - offset);
     if (buffer_.size() < want) buffer_.resize(want);
     buffer_offset_ = offset;
     buffer_length_ = read_at(fd_.get(), buffer_.data(), want, offset, path_);
@@ -182,7 +190,7 @@ ScannedEntry SegmentReader::read(std::uint64_t offset) {
     return entry;
 }
 
-std::vector<IndexEntry> SegmentReader::read_index() const {
+std::vector<IndexEntry> SegmentReader::read_index(std::size_t max_entries) const {
     std::vector<IndexEntry> entries;
     std::filesystem::path index_path = path_;
     index_path.replace_extension(".idx");
@@ -197,7 +205,8 @@ std::vector<IndexEntry> SegmentReader::read_index() const {
         header.header_size != kIndexHeaderSize || header.first_sequence != header_.first_sequence) {
         return entries;
     }
-    const std::uint64_t count = (size - kIndexHeaderSize) / sizeof(IndexEntry);
+    const std::uint64_t count =
+        std::min<std::uint64_t>((size - kIndexHeaderSize) / sizeof(IndexEntry), max_entries);
     entries.resize(count);
     const std::uint64_t bytes = count * sizeof(IndexEntry);
     if (read_at(fd.get(), reinterpret_cast<std::byte*>(entries.data()), bytes, kIndexHeaderSize,

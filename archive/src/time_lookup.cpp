@@ -13,7 +13,7 @@ namespace {
 /// or has no index (a damaged one: the search treats it as not before the time asked).
 std::optional<std::uint64_t> first_indexed_time(const SegmentFile& segment) {
     try {
-        const std::vector<IndexEntry> index = SegmentReader(segment.path).read_index();
+        const std::vector<IndexEntry> index = SegmentReader(segment.path).read_index(1);
         if (index.empty()) return std::nullopt;
         return index.front().timestamp_ns;
     } catch (const std::exception&) {

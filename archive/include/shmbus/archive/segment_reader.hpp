@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
@@ -57,8 +58,10 @@ class SegmentReader {
 
     /// The index beside the segment, checked: its header must name this segment, and its
     /// entries must increase in sequence and offset and point inside the file. Returns the
-    /// good prefix (empty when there is no index, or it is unusable).
-    [[nodiscard]] std::vector<IndexEntry> read_index() const;
+    /// good prefix (empty when there is no index, or it is unusable). At most `max_entries`
+    /// of them are read.
+    [[nodiscard]] std::vector<IndexEntry> read_index(
+        std::size_t max_entries = std::numeric_limits<std::size_t>::max()) const;
 
   private:
     /// Makes bytes [offset, offset + length) of the file readable in the buffer; false if the
