@@ -102,6 +102,7 @@ int run_daemon(const DaemonOptions& options, Config config) {
     for (;;) {
         const Clock::time_point now = Clock::now();
         notifier.ping_if_due(now);
+        supervisor.tick_recorders(now);
         if (now >= next_check) {
             supervisor.check(now);
             notifier.status(status_line(supervisor.counts()));
@@ -111,7 +112,8 @@ int run_daemon(const DaemonOptions& options, Config config) {
         server.expire(now);
 
         const Clock::time_point wake =
-            std::min({next_check, notifier.next_ping(), server.next_deadline()});
+            std::min({next_check, notifier.next_ping(), server.next_deadline(),
+                      supervisor.next_recorder_deadline()});
         const auto wait = std::chrono::ceil<std::chrono::milliseconds>(wake - Clock::now());
         const int timeout = static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 60'000));
 
@@ -129,6 +131,10 @@ int run_daemon(const DaemonOptions& options, Config config) {
 
         for (SignalEvent event = signals.read(); event != SignalEvent::kNone;
              event = signals.read()) {
+            if (event == SignalEvent::kChild) {
+                supervisor.tick_recorders(Clock::now());  // reap it and log how it ended
+                continue;
+            }
             if (event == SignalEvent::kStop) {
                 notifier.stopping();
                 spdlog::info("stopping: {}", status_line(supervisor.counts()));

@@ -69,11 +69,18 @@ bool SupervisedTopic::still_on_disk() const {
 }
 
 void SupervisedTopic::check(const TopicSettings& settings, const Config& config,
-                            Clock::time_point now) {
+                            Clock::time_point now, std::uint64_t recorder_starts) {
     restore_state();
     signal_unarmed_fd_waiters();
     reclaim();
     unblock(config, now);
+    // Before the stall detector samples positions: a bookmark that follows a live recorder has
+    // moved since the last check, like the recorder itself.
+    if (settings.archive && topic_.view().policy == format::Policy::kBlock) {
+        bookmark_.keep(topic_, settings.archive->directory, recorder_starts);
+    } else {
+        bookmark_.release();
+    }
     if (topic_.view().policy == format::Policy::kBlock &&
         settings.slow_subscriber.action == SlowSubscriberAction::kEvict) {
         evict_stalled(settings, now);
@@ -263,7 +270,9 @@ void SupervisedTopic::count() {
             ++counts.publishers;
         }
     }
+    const std::optional<std::uint32_t> bookmark = bookmark_.slot();
     for (std::uint32_t slot = 0; slot < view.max_subscribers; ++slot) {
+        if (slot == bookmark) continue;  // the daemon's own, not a client
         if (atomics::load_relaxed(view.subscribers[slot].state) != format::kSlotFree) {
             ++counts.subscribers;
         }

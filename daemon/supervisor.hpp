@@ -17,6 +17,7 @@
 
 #include "config.hpp"
 #include "creation_rules.hpp"
+#include "recorder_process.hpp"
 #include "supervised_topic.hpp"
 
 namespace shmbusd {
@@ -33,11 +34,13 @@ class Supervisor {
     using Clock = std::chrono::steady_clock;
 
     explicit Supervisor(const Config& config);
-    ~Supervisor();
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
 
-    /// Switches to `config` (same bus directory) and sets up its topics.
+    ~Supervisor();  // stops the recorders
+
+    /// Switches to `config` (same bus directory), sets up its topics, and replaces the recorders
+    /// whose settings changed.
     void reconfigure(const Config& config);
 
     /// Creates the configured topics that do not exist, and reports configured topics whose
@@ -53,16 +56,28 @@ class Supervisor {
 
     [[nodiscard]] BusCounts counts() const;
 
+    /// Reaps recorders that ended and starts those due (recorder_process.hpp). Never blocks.
+    void tick_recorders(Clock::time_point now);
+    /// When tick_recorders() next has a recorder to start.
+    [[nodiscard]] Clock::time_point next_recorder_deadline() const noexcept;
+
   private:
     /// Opens `name` for supervision if it is not yet; reports a failure once per file.
     void adopt(const std::string& name);
     void rescan();
+    /// Makes the recorders match config_: stops those no longer configured or configured
+    /// otherwise, creates the missing ones (started by the next tick).
+    void sync_recorders();
+    void stop_recorders(
+        std::map<std::string, std::unique_ptr<RecorderProcess>, std::less<>>& recorders) noexcept;
 
     Config config_;
     std::map<std::string, std::unique_ptr<SupervisedTopic>, std::less<>> topics_;
     // Topics that could not be opened, with the message reported for each, so the same failure
     // is logged once and not at every check.
     std::map<std::string, std::string, std::less<>> unusable_;
+    // One per topic with an [topics.NAME.archive] table.
+    std::map<std::string, std::unique_ptr<RecorderProcess>, std::less<>> recorders_;
 };
 
 }  // namespace shmbusd

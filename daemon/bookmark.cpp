@@ -1,0 +1,73 @@
+#include "bookmark.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <shmbus/archive/progress_file.hpp>
+#include <shmbus/error.hpp>
+
+namespace shmbusd {
+
+void Bookmark::keep(const shmbus::Topic& topic, const std::filesystem::path& archive,
+                    std::uint64_t recorder_starts) {
+    if (!subscriber_) {
+        if (evicted_at_starts_ && *evicted_at_starts_ == recorder_starts) return;
+        try {
+            // The oldest record the ring holds: the recorder starts there too, and skips what
+            // the archive has.
+            subscriber_.emplace(topic,
+                                shmbus::SubscriberOptions{.start = shmbus::StartAt::earliest()});
+        } catch (const shmbus::Error& error) {
+            if (!attach_error_reported_) {
+                attach_error_reported_ = true;
+                spdlog::error(
+                    "topic '{}': cannot attach the recording bookmark, so publishers may overwrite "
+                    "what the recorder has not archived while it is down: {}",
+                    topic.name(), error.what());
+            }
+            return;
+        }
+        attach_error_reported_ = false;
+        evicted_at_starts_.reset();
+        spdlog::debug("topic '{}': recording bookmark attached in subscriber slot {}", topic.name(),
+                      subscriber_->slot());
+    }
+
+    const std::optional<shmbus::archive::Progress> progress =
+        shmbus::archive::read_progress(archive);
+    std::optional<std::uint64_t> archived;  // the first sequence the archive does not hold
+    if (progress && progress->next_sequence &&
+        std::memcmp(progress->topic_id, topic.view().records->topic_id,
+                    sizeof progress->topic_id) == 0) {
+        archived = progress->next_sequence;
+    }
+    for (;;) {
+        const shmbus::Subscriber::Peeked next = subscriber_->peek();
+        if (next.record == nullptr) {
+            if (next.status == shmbus::Status::kEvicted) {
+                spdlog::warn(
+                    "topic '{}': the recording bookmark was evicted (the recorder held publishers "
+                    "back for longer than evict_after); the archive gets a gap entry for what the "
+                    "ring loses before the recorder runs again",
+                    topic.name());
+                subscriber_.reset();
+                evicted_at_starts_ = recorder_starts;
+            }
+            return;
+        }
+        if (!archived || next.record->sequence >= *archived) return;  // not in the archive yet
+        subscriber_->advance();
+    }
+}
+
+void Bookmark::release() noexcept {
+    subscriber_.reset();
+    evicted_at_starts_.reset();
+}
+
+std::optional<std::uint32_t> Bookmark::slot() const noexcept {
+    if (!subscriber_) return std::nullopt;
+    return subscriber_->slot();
+}
+
+}  // namespace shmbusd

@@ -1,0 +1,48 @@
+// The bookmark: shmbusd's own subscriber on a recorded block topic, trailing what the archive
+// holds, so that publishers cannot overwrite a record before it is in the archive, even while
+// the recorder process is dead (docs/ARCHIVE.md, "No gap across recorder restarts").
+//
+// At each check, before the stall detector looks, the daemon reads DIR/.progress (which the
+// recorder rewrites after each flush) and moves the bookmark up to, never past, the first
+// record the archive does not hold: peek() says which record is next, advance() passes it.
+// Nothing here waits: with no progress to read, the bookmark stays where it is.
+//
+// The bookmark is an ordinary subscriber slot, so the topic's eviction rules apply to it as to
+// any other: under slow_subscriber = "evict", a recorder dead for longer than evict_after
+// leaves the bookmark still behind a full ring, and the stall detector evicts it. The daemon
+// then lets it go and attaches a new one only once a new recorder process has started, so the
+// publishers are not held back again, each evict_after, by a recorder that stays down; that
+// recorder writes a gap entry for what the ring no longer holds.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <shmbus/subscriber.hpp>
+#include <shmbus/topic.hpp>
+
+namespace shmbusd {
+
+class Bookmark {
+  public:
+    /// One check's work, for a topic recorded into `archive` by a recorder that has been
+    /// started `recorder_starts` times: attach if there is no bookmark (and none was evicted
+    /// since the recorder last started), then advance to what the archive holds.
+    void keep(const shmbus::Topic& topic, const std::filesystem::path& archive,
+              std::uint64_t recorder_starts);
+
+    /// Lets go of the bookmark (recording no longer configured, or not a block topic).
+    void release() noexcept;
+
+    [[nodiscard]] bool attached() const noexcept { return subscriber_.has_value(); }
+    /// The bookmark's slot, if attached.
+    [[nodiscard]] std::optional<std::uint32_t> slot() const noexcept;
+
+  private:
+    std::optional<shmbus::Subscriber> subscriber_;
+    // Recorder starts counted when the bookmark was evicted: attach again only after a new one.
+    std::optional<std::uint64_t> evicted_at_starts_;
+    bool attach_error_reported_ = false;
+};
+
+}  // namespace shmbusd
