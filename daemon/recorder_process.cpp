@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <shmbus/archive/progress_file.hpp>
 #include <thread>
 
 #include "config_values.hpp"
@@ -21,6 +22,12 @@ namespace {
 
 // Enough of a recorder's stderr to hold its last line; it writes a line or two in a lifetime.
 constexpr std::size_t kMaxLine = 4096;
+
+/// How far the archive goes by its progress file (0 if it says nothing).
+std::uint64_t archived(const std::filesystem::path& archive) noexcept {
+    const auto progress = shmbus::archive::read_progress(archive);
+    return progress ? progress->next_sequence.value_or(0) : 0;
+}
 
 std::string describe_status(int status) {
     if (WIFEXITED(status)) return "exited " + std::to_string(WEXITSTATUS(status));
@@ -121,6 +128,7 @@ void RecorderProcess::start(Clock::time_point now) {
     partial_.clear();
     last_line_.clear();
     started_at_ = now;
+    archived_at_start_ = archived(settings_.directory);
     ++starts_;
     spdlog::info("started the recorder for topic '{}' into {}: pid {}", topic_,
                  settings_.directory.string(), pid_);
@@ -165,7 +173,10 @@ void RecorderProcess::ended(int status, Clock::time_point now) {
     }
     const pid_t pid = pid_;
     pid_ = -1;
-    if (now - started_at_ >= kStableRun) backoff_ = kFirstBackoff;
+    // A run that archived something, or lasted a while, was no crash loop: start again soon.
+    if (now - started_at_ >= kStableRun || archived(settings_.directory) > archived_at_start_) {
+        backoff_ = kFirstBackoff;
+    }
     restart_at_ = now + backoff_;
     spdlog::warn("recorder for topic '{}' (pid {}) {}{}{}; starting it again in {}", topic_, pid,
                  describe_status(status), last_line_.empty() ? "" : ": ", last_line_,

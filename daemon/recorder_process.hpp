@@ -6,7 +6,9 @@
 //             default signal dispositions and an empty signal mask (the daemon blocks the
 //             signals its signalfd reads; a child must not inherit that)
 //   exit      logged with its status and the last line it wrote on stderr, then started again
-//             after a backoff: 100 ms, doubling to 10 s, back to 100 ms once a run lasted 30 s
+//             after a backoff: 100 ms, doubling to 10 s, back to 100 ms after a run that
+//             archived something (DIR/.progress moved) or lasted 30 s: a crash loop backs off,
+//             a working recorder killed now and then comes back at once
 //   stop      SIGTERM, then SIGKILL after 5 s (shutdown, and a reload that changed its settings)
 //
 // A separate process, not a thread of the daemon: a recorder stuck on a slow or full disk
@@ -77,7 +79,8 @@ class RecorderProcess {
     std::string partial_;            // stderr since its last newline
     std::string last_line_;          // its last complete line
     Clock::time_point started_at_{};
-    Clock::time_point restart_at_{};  // when not running: when to start again
+    std::uint64_t archived_at_start_ = 0;  // DIR/.progress's next sequence when it started
+    Clock::time_point restart_at_{};       // when not running: when to start again
     std::chrono::milliseconds backoff_ = kFirstBackoff;
     std::uint64_t starts_ = 0;
     bool start_failed_reported_ = false;
