@@ -3,8 +3,9 @@
 // an overwrite topic's losses become gap entries with the exact count.
 //
 // While a recorder is dead, its subscriber slot no longer holds a block topic's publishers back,
-// so what the ring laps meanwhile becomes a gap entry: a subscription that outlives its process
-// is what would close those gaps (docs/ARCHIVE.md, "What is not built yet").
+// so what the ring laps meanwhile becomes a gap entry. shmbusd's bookmark closes those gaps for
+// the recorders it runs (docs/ARCHIVE.md, "Recording from shmbusd";
+// tests/daemon/recorder_supervision_test.cpp).
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <time.h>
