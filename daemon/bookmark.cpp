@@ -4,6 +4,8 @@
 
 #include <cstring>
 #include <shmbus/archive/progress_file.hpp>
+#include <shmbus/detail/format/publisher_slot.hpp>
+#include <shmbus/detail/util/atomic.hpp>
 #include <shmbus/error.hpp>
 
 namespace shmbusd {
@@ -41,8 +43,15 @@ void Bookmark::keep(const shmbus::Topic& topic, const std::filesystem::path& arc
                     sizeof progress->topic_id) == 0) {
         archived = progress->next_sequence;
     }
+    // A peeked record stays peeked without another look at the slot, so ask the slot itself.
+    // Acquire: pairs with the evictor's compare-exchange to EVICTED (ring::evict_subscriber).
+    const bool evicted =
+        shmbus::atomics::load_acquire(topic.view().subscribers[subscriber_->slot()].state) ==
+        shmbus::format::kSlotEvicted;
     for (;;) {
-        const shmbus::Subscriber::Peeked next = subscriber_->peek();
+        const shmbus::Subscriber::Peeked next =
+            evicted ? shmbus::Subscriber::Peeked{nullptr, shmbus::Status::kEvicted}
+                    : subscriber_->peek();
         if (next.record == nullptr) {
             if (next.status == shmbus::Status::kEvicted) {
                 spdlog::warn(

@@ -194,3 +194,109 @@ segment_size = "4MiB"
     CHECK(shmbus::collect_stats(topic).tail_sequence == 4000);
     CHECK(daemon->stop()->status == 0);
 }
+
+TEST_CASE(
+    "with no recorder running, the bookmark of an evict topic is evicted after evict_after like "
+    "any subscriber, and not attached again until a recorder starts") {
+    BusDirectory bus;
+    BusDirectory archive_root;
+    const auto config = bus.path() / ".shmbusd.toml";
+    write_file(config, R"(
+[supervision]
+check_interval = "50ms"
+unblock_timeout = "1s"
+recorder_command = "/nonexistent/shmbus"
+[topics.t]
+capacity = "8KiB"
+max_record_size = "1KiB"
+slow_subscriber = "evict"
+evict_after = "1s"
+[topics.t.archive]
+directory = ")" + (archive_root.path() / "t").string() +
+                           R"("
+)");
+    Daemon daemon({.dir = bus.path(), .config = config});
+    REQUIRE_MESSAGE(daemon.wait_for_log("cannot start the recorder for topic 't'"), daemon.log());
+    CHECK(daemon.wait_for_log("No such file or directory"));
+    const shmbus::Topic topic = shmbus::Topic::open(bus.path(), "t");
+    shmbus::Publisher publisher(topic);
+    // 200 records of 100 bytes, three rings' worth: the bookmark holds them back until evicted.
+    const std::string record(100, 'r');
+    const auto started = SteadyClock::now();
+    for (int i = 0; i < 200; ++i) {
+        REQUIRE_MESSAGE(
+            publisher.offer(std::as_bytes(std::span(record)), 15s) == shmbus::Status::kOk,
+            "record " << i << "\n"
+                      << daemon.log());
+    }
+    CHECK(SteadyClock::now() - started >= 1s);  // never before evict_after
+    CHECK(daemon.wait_for_log("the recording bookmark was evicted"));
+    CHECK(shmbus::collect_stats(topic).evicted == 1);
+    // No new bookmark while no recorder starts: publishers are not held back again.
+    for (int i = 0; i < 200; ++i) {
+        REQUIRE(publisher.offer(std::as_bytes(std::span(record)), 2s) == shmbus::Status::kOk);
+    }
+    CHECK(shmbus::collect_stats(topic).evicted == 1);
+    CHECK(daemon.stop()->status == 0);
+}
+
+TEST_CASE(
+    "a reload restarts a recorder whose settings changed and stops one no longer configured") {
+    const auto cli = cli_path();
+    if (!cli) return skip("the shmbus CLI is not built (SHMBUS_BUILD_DIR)");
+    BusDirectory bus;
+    BusDirectory archive_root;
+    const auto config = bus.path() / ".shmbusd.toml";
+    const auto configuration = [&](const std::string& archive_table) {
+        return R"(
+[supervision]
+check_interval = "20ms"
+unblock_timeout = "1s"
+recorder_command = ")" +
+               cli->string() + R"("
+[topics.t]
+capacity = "64KiB"
+max_record_size = 256
+)" + archive_table;
+    };
+    const std::string directory = (archive_root.path() / "t").string();
+    write_file(config, configuration("[topics.t.archive]\ndirectory = \"" + directory + "\"\n"));
+    Daemon daemon({.dir = bus.path(), .config = config});
+    const shmbus::Topic topic = shmbus::Topic::open(bus.path(), "t");
+    std::set<pid_t> old;
+    REQUIRE_MESSAGE(eventually([&] { return live_recorder(topic, daemon.pid(), old); }, 20s),
+                    daemon.log());
+    const pid_t first = *live_recorder(topic, daemon.pid(), old);
+    old.insert(first);
+
+    // The same settings: the recorder runs on.
+    daemon.program().signal(SIGHUP);
+    REQUIRE(daemon.wait_for_log("reloaded"));
+    CHECK(live_recorder(topic, daemon.pid(), {}) == first);
+
+    write_file(config, configuration("[topics.t.archive]\ndirectory = \"" + directory +
+                                     "\"\nsegment_size = \"1MiB\"\n"));
+    daemon.program().signal(SIGHUP);
+    CHECK(daemon.wait_for_log("stopped the recorder for topic 't' (pid " + std::to_string(first) +
+                              ")"));
+    REQUIRE_MESSAGE(eventually([&] { return live_recorder(topic, daemon.pid(), old); }, 20s),
+                    daemon.log());
+    const pid_t second = *live_recorder(topic, daemon.pid(), old);
+    old.insert(second);
+
+    write_file(config, configuration(""));
+    daemon.program().signal(SIGHUP);
+    CHECK(daemon.wait_for_log("stopped the recorder for topic 't' (pid " + std::to_string(second) +
+                              ")"));
+    // Neither a recorder nor the bookmark stays attached.
+    CHECK_MESSAGE(eventually(
+                      [&] {
+                          for (const auto& subscriber : shmbus::collect_stats(topic).subscribers) {
+                              if (subscriber.alive) return false;
+                          }
+                          return true;
+                      },
+                      10s),
+                  daemon.log());
+    CHECK(daemon.stop()->status == 0);
+}
