@@ -2,9 +2,9 @@
 // holds, so that publishers cannot overwrite a record before it is in the archive, even while
 // the recorder process is dead (docs/ARCHIVE.md, "No gap across recorder restarts").
 //
-// At each check, before the stall detector looks, the daemon reads DIR/.progress (which the
-// recorder rewrites after each flush) and moves the bookmark up to, never past, the first
-// record the archive does not hold: peek() says which record is next, advance() passes it.
+// When the recorder rewrites DIR/.progress after a flush (progress_watch.hpp), and at each check
+// before the stall detector looks, the daemon reads the file and moves the bookmark up to, never
+// past, the first record the archive does not hold: peek() says which record is next, advance() passes it.
 // Nothing here waits: with no progress to read, the bookmark stays where it is.
 //
 // The bookmark is an ordinary subscriber slot, so the topic's eviction rules apply to it as to

@@ -119,6 +119,8 @@ int run_daemon(const DaemonOptions& options, Config config) {
 
         fds.clear();
         fds.push_back({signals.fd(), POLLIN, 0});
+        // -1 when inotify is unavailable: poll ignores a negative descriptor.
+        fds.push_back({supervisor.progress_fd(), POLLIN, 0});
         server.add_poll_fds(fds);
         const int ready = ::poll(fds.data(), fds.size(), timeout);
         if (ready < 0) {
@@ -126,7 +128,8 @@ int run_daemon(const DaemonOptions& options, Config config) {
             throw shmbus::system_error("poll in the daemon's loop");
         }
         if (ready == 0) continue;
-        server.dispatch(std::span<const pollfd>(fds).subspan(1), Clock::now());
+        if ((fds[1].revents & POLLIN) != 0) supervisor.progress_reported();
+        server.dispatch(std::span<const pollfd>(fds).subspan(2), Clock::now());
         if ((fds[0].revents & POLLIN) == 0) continue;
 
         for (SignalEvent event = signals.read(); event != SignalEvent::kNone;

@@ -76,11 +76,7 @@ void SupervisedTopic::check(const TopicSettings& settings, const Config& config,
     unblock(config, now);
     // Before the stall detector samples positions: a bookmark that follows a live recorder has
     // moved since the last check, like the recorder itself.
-    if (settings.archive && topic_.view().policy == format::Policy::kBlock) {
-        bookmark_.keep(topic_, settings.archive->directory, recorder_starts);
-    } else {
-        bookmark_.release();
-    }
+    follow_archive(settings, recorder_starts);
     if (topic_.view().policy == format::Policy::kBlock &&
         settings.slow_subscriber.action == SlowSubscriberAction::kEvict) {
         evict_stalled(settings, now);
@@ -88,6 +84,14 @@ void SupervisedTopic::check(const TopicSettings& settings, const Config& config,
         stalls_.reset();
     }
     count();
+}
+
+void SupervisedTopic::follow_archive(const TopicSettings& settings, std::uint64_t recorder_starts) {
+    if (settings.archive && topic_.view().policy == format::Policy::kBlock) {
+        bookmark_.keep(topic_, settings.archive->directory, recorder_starts);
+    } else {
+        bookmark_.release();
+    }
 }
 
 void SupervisedTopic::restore_state() {

@@ -56,6 +56,10 @@ class SupervisedTopic {
     void check(const TopicSettings& settings, const Config& config, Clock::time_point now,
                std::uint64_t recorder_starts = 0);
 
+    /// The bookmark's part of a check (bookmark.hpp), also run when the recorder reports
+    /// progress between checks.
+    void follow_archive(const TopicSettings& settings, std::uint64_t recorder_starts);
+
     /// Whether the directory entry still names the file this handle has open (a topic removed,
     /// or replaced by a reinit, no longer does).
     [[nodiscard]] bool still_on_disk() const;

@@ -187,11 +187,28 @@ void Supervisor::rescan() {
 
 void Supervisor::check(Clock::time_point now) {
     rescan();
+    std::map<std::string, std::filesystem::path, std::less<>> archives;
     for (auto& [name, topic] : topics_) {
-        const auto recorder = recorders_.find(name);
-        topic->check(config_.settings_for(name), config_, now,
-                     recorder == recorders_.end() ? 0 : recorder->second->starts());
+        const TopicSettings& settings = config_.settings_for(name);
+        topic->check(settings, config_, now, recorder_starts(name));
+        if (settings.archive && topic->topic().policy() == shmbus::Policy::kBlock) {
+            archives.emplace(name, settings.archive->directory);
+        }
     }
+    progress_watch_.watch(archives);
+}
+
+void Supervisor::progress_reported() {
+    for (const std::string& name : progress_watch_.changed()) {
+        const auto topic = topics_.find(name);
+        if (topic == topics_.end()) continue;
+        topic->second->follow_archive(config_.settings_for(name), recorder_starts(name));
+    }
+}
+
+std::uint64_t Supervisor::recorder_starts(std::string_view topic) const {
+    const auto recorder = recorders_.find(topic);
+    return recorder == recorders_.end() ? 0 : recorder->second->starts();
 }
 
 BusCounts Supervisor::counts() const {

@@ -17,6 +17,7 @@
 
 #include "config.hpp"
 #include "creation_rules.hpp"
+#include "progress_watch.hpp"
 #include "recorder_process.hpp"
 #include "supervised_topic.hpp"
 
@@ -58,6 +59,11 @@ class Supervisor {
 
     /// Reaps recorders that ended and starts those due (recorder_process.hpp). Never blocks.
     void tick_recorders(Clock::time_point now);
+    /// The descriptor that becomes readable when a recorder reports progress (-1: none), and
+    /// what to do then: move those topics' bookmarks (progress_watch.hpp).
+    [[nodiscard]] int progress_fd() const noexcept { return progress_watch_.fd(); }
+    void progress_reported();
+
     /// When tick_recorders() next has a recorder to start.
     [[nodiscard]] Clock::time_point next_recorder_deadline() const noexcept;
 
@@ -68,6 +74,7 @@ class Supervisor {
     /// Makes the recorders match config_: stops those no longer configured or configured
     /// otherwise, creates the missing ones (started by the next tick).
     void sync_recorders();
+    [[nodiscard]] std::uint64_t recorder_starts(std::string_view topic) const;
     void stop_recorders(
         std::map<std::string, std::unique_ptr<RecorderProcess>, std::less<>>& recorders) noexcept;
 
@@ -78,6 +85,7 @@ class Supervisor {
     std::map<std::string, std::string, std::less<>> unusable_;
     // One per topic with an [topics.NAME.archive] table.
     std::map<std::string, std::unique_ptr<RecorderProcess>, std::less<>> recorders_;
+    ProgressWatch progress_watch_;
 };
 
 }  // namespace shmbusd
