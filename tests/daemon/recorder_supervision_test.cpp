@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "../archive/archive_stream.hpp"
+#include "archive/archive_stream.hpp"
 #include "daemon_harness.hpp"
 #include "support/bus_directory.hpp"
 #include "support/shared_block.hpp"
