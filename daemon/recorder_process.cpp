@@ -2,8 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,15 +73,17 @@ std::vector<std::string> RecorderProcess::arguments() const {
 }
 
 void RecorderProcess::start(Clock::time_point now) {
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+    // Only the daemon's end is non-blocking: the recorder writes its stderr as to any pipe.
+    int pipe_fds[2] = {-1, -1};
+    const bool piped = ::pipe2(pipe_fds, O_CLOEXEC) == 0;
+    shmbus::util::UniqueFd read_end(pipe_fds[0]);
+    const shmbus::util::UniqueFd write_end(pipe_fds[1]);
+    if (!piped || ::fcntl(read_end.get(), F_SETFL, O_NONBLOCK) != 0) {
         spdlog::error("recorder for topic '{}': cannot create a pipe: {}", topic_,
                       std::strerror(errno));
         restart_at_ = now + backoff_;
         return;
     }
-    shmbus::util::UniqueFd read_end(pipe_fds[0]);
-    const shmbus::util::UniqueFd write_end(pipe_fds[1]);
 
     const std::vector<std::string> args = arguments();
     std::vector<char*> argv;
@@ -89,27 +91,57 @@ void RecorderProcess::start(Clock::time_point now) {
         argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);
 
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attributes;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attributes);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDERR_FILENO);
+    // Everything the child needs is made before fork(): after it, only async-signal-safe calls.
+    const shmbus::util::UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    int exec_fds[2];  // the child reports a failed exec's errno here; closes on a good one
+    if (!null || ::pipe2(exec_fds, O_CLOEXEC) != 0) {
+        spdlog::error("recorder for topic '{}': cannot prepare its start: {}", topic_,
+                      std::strerror(errno));
+        restart_at_ = now + backoff_;
+        return;
+    }
+    const shmbus::util::UniqueFd exec_read(exec_fds[0]);
+    shmbus::util::UniqueFd exec_write(exec_fds[1]);
     sigset_t empty;
     sigemptyset(&empty);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    for (const int signal : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE})
-        sigaddset(&defaults, signal);
-    posix_spawnattr_setsigmask(&attributes, &empty);
-    posix_spawnattr_setsigdefault(&attributes, &defaults);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid = -1;
-    const int error =
-        ::posix_spawn(&pid, command_.c_str(), &actions, &attributes, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
+    struct sigaction default_action {};
+    default_action.sa_handler = SIG_DFL;
+    const pid_t parent = ::getpid();
+    // fork, not posix_spawn: the child asks for SIGTERM when the daemon dies (PR_SET_PDEATHSIG),
+    // so a daemon killed outside systemd leaves no recorder holding the archive's lock.
+    // The daemon has one thread, so fork() copies a consistent process.
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        (void)::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() != parent) ::_exit(127);  // the daemon died before the prctl
+        (void)::dup2(null.get(), STDIN_FILENO);
+        (void)::dup2(null.get(), STDOUT_FILENO);
+        (void)::dup2(write_end.get(), STDERR_FILENO);
+        // The daemon blocks the signals its signalfd reads and ignores SIGPIPE; the recorder
+        // must get the defaults (exec keeps a blocked mask and ignored signals).
+        for (const int signal : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE})
+            (void)::sigaction(signal, &default_action, nullptr);
+        (void)::sigprocmask(SIG_SETMASK, &empty, nullptr);
+        ::execve(argv[0], argv.data(), environ);
+        const int error = errno;
+        (void)!::write(exec_write.get(), &error, sizeof error);
+        ::_exit(127);
+    }
+    int error = pid < 0 ? errno : 0;
+    exec_write.reset();
+    if (pid > 0) {
+        // Until the exec happened (end of file) or failed (its errno): a moment, never longer.
+        int reported = 0;
+        ssize_t got = 0;
+        do {
+            got = ::read(exec_read.get(), &reported, sizeof reported);
+        } while (got < 0 && errno == EINTR);
+        if (got == static_cast<ssize_t>(sizeof reported)) {
+            error = reported;
+            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+            }
+        }
+    }
     if (error != 0) {
         if (!start_failed_reported_) {
             start_failed_reported_ = true;

@@ -1,10 +1,11 @@
 // One topic's recorder: a `shmbus record` process that shmbusd starts, restarts and stops
 // (docs/ARCHIVE.md, "Recording from shmbusd"; docs/CONFIG.md, [topics.NAME.archive]).
 //
-//   start     posix_spawn `recorder_command --dir BUS record TOPIC -o DIR ...` with the
+//   start     fork and exec `recorder_command --dir BUS record TOPIC -o DIR ...` with the
 //             archive's options, stdout on /dev/null and stderr on a pipe the daemon drains,
 //             default signal dispositions and an empty signal mask (the daemon blocks the
-//             signals its signalfd reads; a child must not inherit that)
+//             signals its signalfd reads; a child must not inherit that), and SIGTERM as its
+//             parent-death signal, so that it ends with a daemon that is killed
 //   exit      logged with its status and the last line it wrote on stderr, then started again
 //             after a backoff: 100 ms, doubling to 10 s, back to 100 ms after a run that
 //             archived something (DIR/.progress moved) or lasted 30 s: a crash loop backs off,

@@ -16,6 +16,7 @@
 #include <random>
 #include <set>
 #include <shmbus/archive/progress_file.hpp>
+#include <shmbus/archive/writer_lock.hpp>
 #include <shmbus/shmbus.hpp>
 #include <string>
 #include <thread>
@@ -299,4 +300,38 @@ max_record_size = 256
                       10s),
                   daemon.log());
     CHECK(daemon.stop()->status == 0);
+}
+
+TEST_CASE("a recorder ends with a daemon that is killed, leaving the archive to the next one") {
+    const auto cli = cli_path();
+    if (!cli) return skip("the shmbus CLI is not built (SHMBUS_BUILD_DIR)");
+    BusDirectory bus;
+    BusDirectory archive_root;
+    const auto archive = archive_root.path() / "t";
+    const auto config = bus.path() / ".shmbusd.toml";
+    write_file(config, R"(
+[supervision]
+check_interval = "20ms"
+unblock_timeout = "1s"
+recorder_command = ")" + cli->string() +
+                           R"("
+[topics.t.archive]
+directory = ")" + archive.string() +
+                           R"("
+)");
+    Daemon daemon({.dir = bus.path(), .config = config});
+    const shmbus::Topic topic = shmbus::Topic::open(bus.path(), "t");
+    REQUIRE_MESSAGE(eventually([&] { return live_recorder(topic, daemon.pid(), {}); }, 20s),
+                    daemon.log());
+    const pid_t recorder = *live_recorder(topic, daemon.pid(), {});
+    daemon.program().signal(SIGKILL);
+    REQUIRE(daemon.program().wait_for_exit(10s));
+    // Its parent-death signal: SIGTERM, and it lets go of the archive (a zombie counts as gone).
+    const auto gone = [recorder] {
+        std::string stat = read_file("/proc/" + std::to_string(recorder) + "/stat");
+        const auto close = stat.rfind(')');
+        return stat.empty() || close == std::string::npos || stat.substr(close + 2, 1) == "Z";
+    };
+    CHECK(eventually(gone, 10s));
+    CHECK(eventually([&] { return !shmbus::archive::recording_active(archive); }, 10s));
 }
