@@ -12,8 +12,21 @@ namespace shmbusd {
 
 void Bookmark::keep(const shmbus::Topic& topic, const std::filesystem::path& archive,
                     std::uint64_t recorder_starts) {
+    const std::optional<shmbus::archive::Progress> progress =
+        shmbus::archive::read_progress(archive);
+    std::optional<std::uint64_t> archived;  // the first sequence the archive does not hold
+    if (progress && progress->next_sequence &&
+        std::memcmp(progress->topic_id, topic.view().records->topic_id,
+                    sizeof progress->topic_id) == 0) {
+        archived = progress->next_sequence;
+    }
     if (!subscriber_) {
-        if (evicted_at_starts_ && *evicted_at_starts_ == recorder_starts) return;
+        // Evicted: attach again once a recorder works again, a new one or the same one
+        // archiving again (a recorder stalled on its disk that came back).
+        if (evicted_ && evicted_->starts == recorder_starts &&
+            archived.value_or(0) <= evicted_->archived) {
+            return;
+        }
         try {
             // The oldest record the ring holds: the recorder starts there too, and skips what
             // the archive has.
@@ -30,19 +43,11 @@ void Bookmark::keep(const shmbus::Topic& topic, const std::filesystem::path& arc
             return;
         }
         attach_error_reported_ = false;
-        evicted_at_starts_.reset();
+        evicted_.reset();
         spdlog::debug("topic '{}': recording bookmark attached in subscriber slot {}", topic.name(),
                       subscriber_->slot());
     }
 
-    const std::optional<shmbus::archive::Progress> progress =
-        shmbus::archive::read_progress(archive);
-    std::optional<std::uint64_t> archived;  // the first sequence the archive does not hold
-    if (progress && progress->next_sequence &&
-        std::memcmp(progress->topic_id, topic.view().records->topic_id,
-                    sizeof progress->topic_id) == 0) {
-        archived = progress->next_sequence;
-    }
     // A peeked record stays peeked without another look at the slot, so ask the slot itself.
     // Acquire: pairs with the evictor's compare-exchange to EVICTED (ring::evict_subscriber).
     const bool evicted =
@@ -60,7 +65,7 @@ void Bookmark::keep(const shmbus::Topic& topic, const std::filesystem::path& arc
                     "ring loses before the recorder runs again",
                     topic.name());
                 subscriber_.reset();
-                evicted_at_starts_ = recorder_starts;
+                evicted_ = Evicted{recorder_starts, archived.value_or(0)};
             }
             return;
         }
@@ -71,7 +76,7 @@ void Bookmark::keep(const shmbus::Topic& topic, const std::filesystem::path& arc
 
 void Bookmark::release() noexcept {
     subscriber_.reset();
-    evicted_at_starts_.reset();
+    evicted_.reset();
 }
 
 std::optional<std::uint32_t> Bookmark::slot() const noexcept {

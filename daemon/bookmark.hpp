@@ -10,9 +10,10 @@
 // The bookmark is an ordinary subscriber slot, so the topic's eviction rules apply to it as to
 // any other: under slow_subscriber = "evict", a recorder dead for longer than evict_after
 // leaves the bookmark still behind a full ring, and the stall detector evicts it. The daemon
-// then lets it go and attaches a new one only once a new recorder process has started, so the
-// publishers are not held back again, each evict_after, by a recorder that stays down; that
-// recorder writes a gap entry for what the ring no longer holds.
+// then lets it go and attaches a new one only once a recorder works again (a new process
+// started, or the archive grew: a recorder stalled on its disk that came back), so the
+// publishers are not held back again, each evict_after, by a recorder that stays down; the
+// next recorder writes a gap entry for what the ring no longer holds.
 #pragma once
 
 #include <cstdint>
@@ -26,8 +27,8 @@ namespace shmbusd {
 class Bookmark {
   public:
     /// One check's work, for a topic recorded into `archive` by a recorder that has been
-    /// started `recorder_starts` times: attach if there is no bookmark (and none was evicted
-    /// since the recorder last started), then advance to what the archive holds.
+    /// started `recorder_starts` times: attach if there is no bookmark (unless it was evicted
+    /// and no recorder has worked since), then advance to what the archive holds.
     void keep(const shmbus::Topic& topic, const std::filesystem::path& archive,
               std::uint64_t recorder_starts);
 
@@ -40,8 +41,13 @@ class Bookmark {
 
   private:
     std::optional<shmbus::Subscriber> subscriber_;
-    // Recorder starts counted when the bookmark was evicted: attach again only after a new one.
-    std::optional<std::uint64_t> evicted_at_starts_;
+    // When the bookmark was evicted: the recorder starts counted then, and how far the archive
+    // went. It is attached again once a recorder starts or the archive grows.
+    struct Evicted {
+        std::uint64_t starts = 0;
+        std::uint64_t archived = 0;
+    };
+    std::optional<Evicted> evicted_;
     bool attach_error_reported_ = false;
 };
 
