@@ -122,7 +122,8 @@ class Record final : public Command {
                 }
                 throw;
             }
-            report_progress(0);
+            // Only when the archive grew: an idle recorder does not wake the daemon every 100 ms.
+            if (writer.next_sequence() != progress.next_sequence) report_progress(0);
             recorded = recorder.counts().records;
             if (step.status == Status::kEvicted) {
                 throw Failure(ExitStatus::kEvicted,

@@ -1,7 +1,8 @@
 // DIR/.progress: how far a recorder has got, for a supervisor that must not open the archive to
 // learn it (docs/ARCHIVE.md, "The progress file"). The recorder rewrites the file's 64 bytes in
-// place with one pwrite() after each flush; shmbusd reads them at each check to move the
-// bookmark that keeps a block topic's publishers from overwriting what the archive lacks.
+// place with one pwrite() after each flush that archived something; shmbusd reads them when
+// the file changes and at each check, to move the bookmark that keeps a block topic's
+// publishers from overwriting what the archive lacks.
 //
 // The file is a hint from whoever can write the directory, so reading it trusts nothing: its
 // size, magic, version and checksum must be right (a torn or foreign file reads as absent), and
