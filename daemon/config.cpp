@@ -19,6 +19,8 @@ namespace shmbusd {
 namespace {
 
 constexpr std::string_view kBuiltIn = "built-in defaults";
+// The smallest segment worth having: a header and a few entries.
+constexpr std::uint64_t kMinSegmentSize = 64 * 1024;
 
 /// Walks one parsed document, checking each table's keys and turning each value into ours.
 /// Every error names the place in the file and the key.
@@ -180,13 +182,73 @@ void read_access(const Reader& reader, const toml::table& parent, std::string_vi
     }
 }
 
+/// Reads [topics.NAME.archive]: where and how shmbusd records the topic.
+ArchiveSettings read_archive(const Reader& reader, const toml::table& table,
+                             const std::string& name) {
+    reader.only_keys(table, name,
+                     {"directory", "segment_size", "retain_bytes", "retain_age", "sync"});
+    ArchiveSettings archive;
+    const toml::node* directory = table.get("directory");
+    if (directory == nullptr) {
+        reader.fail(table.source(), name + " needs a directory (the archive's, one per topic)");
+    }
+    const std::string path = reader.string(*directory, name + ".directory");
+    if (path.empty() || path.front() != '/') {
+        reader.fail(directory->source(), name + ".directory '" + path +
+                                             "' must be an absolute path (the recorder does not "
+                                             "run in the configuration's directory)");
+    }
+    archive.directory = std::filesystem::path(path).lexically_normal();
+    if (!archive.directory.has_filename() && archive.directory.has_relative_path()) {
+        archive.directory = archive.directory.parent_path();  // "/a/b/" is "/a/b"
+    }
+    if (const auto* node = table.get("segment_size")) {
+        archive.segment_size = reader.size(*node, name + ".segment_size");
+        if (archive.segment_size < kMinSegmentSize) {
+            reader.fail(node->source(),
+                        name + ".segment_size is " + format_size(archive.segment_size) +
+                            "; it must be at least " + format_size(kMinSegmentSize));
+        }
+    }
+    if (const auto* node = table.get("retain_bytes")) {
+        archive.retain_bytes = reader.size(*node, name + ".retain_bytes");
+        if (*archive.retain_bytes == 0) {
+            reader.fail(node->source(), name +
+                                            ".retain_bytes is 0; leave it out to keep every "
+                                            "segment");
+        }
+    }
+    if (const auto* node = table.get("retain_age")) {
+        const Milliseconds age = reader.duration(*node, name + ".retain_age");
+        if (age < Milliseconds(1'000) || age % Milliseconds(1'000) != Milliseconds(0)) {
+            reader.fail(node->source(), name + ".retain_age is " + format_duration(age) +
+                                            "; it must be a whole number of seconds, at least 1s");
+        }
+        archive.retain_age = std::chrono::duration_cast<std::chrono::seconds>(age);
+    }
+    if (const auto* node = table.get("sync")) {
+        const std::string sync = reader.string(*node, name + ".sync");
+        if (sync == "none") {
+            archive.sync_always = false;
+        } else if (sync == "always") {
+            archive.sync_always = true;
+        } else {
+            reader.fail(node->source(), name + ".sync is '" + sync +
+                                            "'; it must be \"none\" (the page cache) or "
+                                            "\"always\" (fdatasync after each batch)");
+        }
+    }
+    return archive;
+}
+
 /// Reads the topic keys of `table` over `settings` (which holds the inherited values).
+/// `topic`: a [topics.NAME] table, the only place an archive table may be.
 void read_topic(const Reader& reader, const toml::table& table, const std::string& where,
-                TopicSettings& settings) {
+                TopicSettings& settings, bool topic) {
     reader.only_keys(table, where,
                      {"capacity", "max_record_size", "max_publishers", "max_subscribers", "policy",
                       "timestamps", "fenced_commits", "slow_subscriber", "evict_after", "sync",
-                      "sync_interval", "publishers", "subscribers"});
+                      "sync_interval", "publishers", "subscribers", "archive"});
     if (const auto* node = table.get("capacity")) {
         settings.capacity = reader.size(*node, where + ".capacity");
     }
@@ -249,6 +311,16 @@ void read_topic(const Reader& reader, const toml::table& table, const std::strin
     }
     read_access(reader, table, "publishers", where, settings.publishers);
     read_access(reader, table, "subscribers", where, settings.subscribers);
+    const std::string archive_name = where.substr(0, where.size() - 1) + ".archive]";
+    if (const toml::table* archive = reader.table(table, "archive", archive_name)) {
+        if (!topic) {
+            reader.fail(archive->source(), archive_name +
+                                               ": recording is configured per topic, in "
+                                               "[topics.NAME.archive] (an archive directory "
+                                               "holds one topic)");
+        }
+        settings.archive = read_archive(reader, *archive, archive_name);
+    }
 }
 
 /// The checks that need a whole topic's settings, and the warnings about access that works only
@@ -324,6 +396,10 @@ std::string read_file(const std::filesystem::path& path) {
 
 }  // namespace
 
+std::filesystem::path default_recorder_command() {
+    return SHMBUSD_RECORDER_COMMAND;
+}
+
 const TopicSettings& Config::settings_for(std::string_view name) const {
     const auto it = topics.find(name);
     return it == topics.end() ? defaults : it->second;
@@ -366,7 +442,16 @@ Config parse_config(std::string_view text, const std::string& origin) {
     toml::source_region supervision_place;
     if (const toml::table* supervision = reader.table(document, "supervision", "[supervision]")) {
         supervision_place = supervision->source();
-        reader.only_keys(*supervision, "[supervision]", {"check_interval", "unblock_timeout"});
+        reader.only_keys(*supervision, "[supervision]",
+                         {"check_interval", "unblock_timeout", "recorder_command"});
+        if (const auto* node = supervision->get("recorder_command")) {
+            const std::string command = reader.string(*node, "supervision.recorder_command");
+            if (command.empty() || command.front() != '/') {
+                reader.fail(node->source(), "supervision.recorder_command '" + command +
+                                                "' must be the absolute path of the shmbus CLI");
+            }
+            config.recorder_command = command;
+        }
         if (const auto* node = supervision->get("check_interval")) {
             config.check_interval = reader.duration(*node, "supervision.check_interval");
             if (config.check_interval < Milliseconds(10) ||
@@ -439,7 +524,7 @@ Config parse_config(std::string_view text, const std::string& origin) {
     toml::source_region defaults_place;
     if (const toml::table* defaults = reader.table(document, "defaults", "[defaults]")) {
         defaults_place = defaults->source();
-        read_topic(reader, *defaults, "[defaults]", config.defaults);
+        read_topic(reader, *defaults, "[defaults]", config.defaults, false);
     }
     check_topic(reader, defaults_place, "[defaults]", config.defaults, config, config.warnings);
 
@@ -452,8 +537,19 @@ Config parse_config(std::string_view text, const std::string& origin) {
             }
             if (!node.is_table()) reader.fail(node.source(), where + " must be a table");
             TopicSettings settings = config.defaults;
-            read_topic(reader, *node.as_table(), where, settings);
+            read_topic(reader, *node.as_table(), where, settings, true);
             check_topic(reader, node.source(), where, settings, config, config.warnings);
+            if (settings.archive) {
+                for (const auto& [other, other_settings] : config.topics) {
+                    if (other_settings.archive &&
+                        other_settings.archive->directory == settings.archive->directory) {
+                        reader.fail(node.as_table()->get("archive")->source(),
+                                    where + ": archive.directory " +
+                                        settings.archive->directory.string() + " is topic '" +
+                                        other + "'s archive already; an archive holds one topic");
+                    }
+                }
+            }
             config.topics.emplace(name, settings);
         }
     }

@@ -59,6 +59,18 @@ struct AccessRule {
     friend bool operator==(const AccessRule&, const AccessRule&) = default;
 };
 
+/// [topics.NAME.archive]: shmbusd runs `shmbus record` for the topic into `directory` and
+/// supervises it (docs/CONFIG.md, docs/ARCHIVE.md "Recording from shmbusd").
+struct ArchiveSettings {
+    std::filesystem::path directory;  // absolute; one topic per directory
+    std::uint64_t segment_size = std::uint64_t{64} << 20;
+    std::optional<std::uint64_t> retain_bytes;
+    std::optional<std::chrono::seconds> retain_age;
+    bool sync_always = false;  // sync = "always": fdatasync after each batch
+
+    friend bool operator==(const ArchiveSettings&, const ArchiveSettings&) = default;
+};
+
 /// Everything the configuration says about one topic.
 struct TopicSettings {
     std::uint64_t capacity = std::uint64_t{1} << 20;
@@ -70,8 +82,9 @@ struct TopicSettings {
     bool fenced_commits = false;  // shmbus::TopicOptions::fenced_commits
     SlowSubscriberPolicy slow_subscriber;
     SyncSettings sync;
-    AccessRule publishers;   // the records file
-    AccessRule subscribers;  // the state file and the topic directory
+    AccessRule publishers;                   // the records file
+    AccessRule subscribers;                  // the state file and the topic directory
+    std::optional<ArchiveSettings> archive;  // [topics.NAME.archive]; never in [defaults]
 
     friend bool operator==(const TopicSettings&, const TopicSettings&) = default;
 };
@@ -86,12 +99,17 @@ struct CreationRules {
     friend bool operator==(const CreationRules&, const CreationRules&) = default;
 };
 
+/// The `shmbus` installed beside shmbusd (CMake's ${CMAKE_INSTALL_FULL_BINDIR}/shmbus).
+[[nodiscard]] std::filesystem::path default_recorder_command();
+
 struct Config {
     std::string origin;  // the file it came from, or "built-in defaults"
     std::filesystem::path directory;
     spdlog::level::level_enum log_level = spdlog::level::info;
     Milliseconds check_interval{250};
     Milliseconds unblock_timeout{2'000};
+    /// The `shmbus` CLI that runs the recorders ([supervision] recorder_command).
+    std::filesystem::path recorder_command = default_recorder_command();
     TopicSettings defaults;
     std::map<std::string, TopicSettings, std::less<>> topics;  // [topics.NAME]
     CreationRules creation;

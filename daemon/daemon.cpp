@@ -102,6 +102,7 @@ int run_daemon(const DaemonOptions& options, Config config) {
     for (;;) {
         const Clock::time_point now = Clock::now();
         notifier.ping_if_due(now);
+        supervisor.tick_recorders(now);
         if (now >= next_check) {
             supervisor.check(now);
             notifier.status(status_line(supervisor.counts()));
@@ -111,12 +112,15 @@ int run_daemon(const DaemonOptions& options, Config config) {
         server.expire(now);
 
         const Clock::time_point wake =
-            std::min({next_check, notifier.next_ping(), server.next_deadline()});
+            std::min({next_check, notifier.next_ping(), server.next_deadline(),
+                      supervisor.next_recorder_deadline()});
         const auto wait = std::chrono::ceil<std::chrono::milliseconds>(wake - Clock::now());
         const int timeout = static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 60'000));
 
         fds.clear();
         fds.push_back({signals.fd(), POLLIN, 0});
+        // -1 when inotify is unavailable: poll ignores a negative descriptor.
+        fds.push_back({supervisor.progress_fd(), POLLIN, 0});
         server.add_poll_fds(fds);
         const int ready = ::poll(fds.data(), fds.size(), timeout);
         if (ready < 0) {
@@ -124,11 +128,16 @@ int run_daemon(const DaemonOptions& options, Config config) {
             throw shmbus::system_error("poll in the daemon's loop");
         }
         if (ready == 0) continue;
-        server.dispatch(std::span<const pollfd>(fds).subspan(1), Clock::now());
+        if ((fds[1].revents & POLLIN) != 0) supervisor.progress_reported();
+        server.dispatch(std::span<const pollfd>(fds).subspan(2), Clock::now());
         if ((fds[0].revents & POLLIN) == 0) continue;
 
         for (SignalEvent event = signals.read(); event != SignalEvent::kNone;
              event = signals.read()) {
+            if (event == SignalEvent::kChild) {
+                supervisor.tick_recorders(Clock::now());  // reap it and log how it ended
+                continue;
+            }
             if (event == SignalEvent::kStop) {
                 notifier.stopping();
                 spdlog::info("stopping: {}", status_line(supervisor.counts()));

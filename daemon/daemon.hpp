@@ -4,10 +4,13 @@
 //   start     load the configuration, take the directory's lock, set up the configured topics,
 //             check every topic once, listen on the control socket, then tell systemd READY=1
 //   loop      signals, control requests, a check every check_interval, WATCHDOG=1 when due,
-//             STATUS= when the counts change
+//             STATUS= when the counts change; the recorders of [topics.NAME.archive]: started,
+//             reaped on SIGCHLD and started again when their backoff ends, and their bookmarks
+//             moved when they report progress (recorder_process.hpp, bookmark.hpp)
 //   SIGHUP    load the configuration again; if it is valid, switch to it (new topics, new
 //             policies, new log level); if not, log why and keep the old one
-//   SIGTERM   stop listening, let go of the topics (clearing supervisor_pid), exit 0
+//   SIGTERM   stop listening, stop the recorders, let go of the topics (clearing
+//             supervisor_pid), exit 0
 #pragma once
 
 #include <filesystem>

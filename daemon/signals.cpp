@@ -16,6 +16,7 @@ sigset_t handled_signals() {
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
     return set;
 }
 
@@ -24,7 +25,7 @@ sigset_t handled_signals() {
 SignalReader::SignalReader() {
     const sigset_t set = handled_signals();
     if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) {
-        throw shmbus::system_error("blocking SIGTERM, SIGINT and SIGHUP");
+        throw shmbus::system_error("blocking SIGTERM, SIGINT, SIGHUP and SIGCHLD");
     }
     ::signal(SIGPIPE, SIG_IGN);
     fd_.reset(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
@@ -45,6 +46,8 @@ SignalEvent SignalReader::read() {
             return SignalEvent::kStop;
         case SIGHUP:
             return SignalEvent::kReload;
+        case SIGCHLD:
+            return SignalEvent::kChild;
         default:
             return SignalEvent::kNone;
     }

@@ -3,6 +3,7 @@
 //
 //   SIGTERM, SIGINT   stop cleanly: stop supervising, close the control socket, exit 0
 //   SIGHUP            reload the configuration (systemd's ExecReload sends it)
+//   SIGCHLD           a recorder process ended: reap it (recorder_process.hpp)
 //
 // SIGPIPE is ignored: a client that hangs up mid-reply is an error on that connection only.
 #pragma once
@@ -11,7 +12,7 @@
 
 namespace shmbusd {
 
-enum class SignalEvent { kNone, kStop, kReload };
+enum class SignalEvent { kNone, kStop, kReload, kChild };
 
 class SignalReader {
   public:

@@ -69,11 +69,14 @@ bool SupervisedTopic::still_on_disk() const {
 }
 
 void SupervisedTopic::check(const TopicSettings& settings, const Config& config,
-                            Clock::time_point now) {
+                            Clock::time_point now, std::uint64_t recorder_starts) {
     restore_state();
     signal_unarmed_fd_waiters();
     reclaim();
     unblock(config, now);
+    // Before the stall detector samples positions: a bookmark that follows a live recorder has
+    // moved since the last check, like the recorder itself.
+    follow_archive(settings, recorder_starts);
     if (topic_.view().policy == format::Policy::kBlock &&
         settings.slow_subscriber.action == SlowSubscriberAction::kEvict) {
         evict_stalled(settings, now);
@@ -82,6 +85,14 @@ void SupervisedTopic::check(const TopicSettings& settings, const Config& config,
     }
     count();
     sync(settings, now);
+}
+
+void SupervisedTopic::follow_archive(const TopicSettings& settings, std::uint64_t recorder_starts) {
+    if (settings.archive && topic_.view().policy == format::Policy::kBlock) {
+        bookmark_.keep(topic_, settings.archive->directory, recorder_starts);
+    } else {
+        bookmark_.release();
+    }
 }
 
 void SupervisedTopic::restore_state() {
@@ -283,7 +294,9 @@ void SupervisedTopic::count() {
             ++counts.publishers;
         }
     }
+    const std::optional<std::uint32_t> bookmark = bookmark_.slot();
     for (std::uint32_t slot = 0; slot < view.max_subscribers; ++slot) {
+        if (slot == bookmark) continue;  // the daemon's own, not a client
         if (atomics::load_relaxed(view.subscribers[slot].state) != format::kSlotFree) {
             ++counts.subscribers;
         }

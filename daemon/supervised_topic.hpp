@@ -10,7 +10,9 @@
 //   2. unblock   turn a claim that a dead publisher left unfinished at the commit floor into
 //                padding (ring::repair_at_floor), as often as there are such claims; warn when
 //                a live publisher has held the floor for longer than the unblock timeout
-//   3. evict     in a block topic whose slow-subscriber policy is "evict", evict the
+//   3. bookmark  in a recorded block topic, move the daemon's own subscriber up to what the
+//                archive holds (bookmark.hpp), so the ring keeps what a dead recorder missed
+//      evict     in a block topic whose slow-subscriber policy is "evict", evict the
 //                subscribers that have stalled publishers for evict_after (stall_detector.hpp)
 //   4. count     the attached publishers and subscribers, for systemd's STATUS= line
 //   5. sync      with sync = "interval", start writing the records file back to its disk once
@@ -29,6 +31,7 @@
 #include <shmbus/topic.hpp>
 #include <vector>
 
+#include "bookmark.hpp"
 #include "config.hpp"
 #include "shmbus/detail/util/unique_fd.hpp"
 #include "stall_detector.hpp"
@@ -51,7 +54,13 @@ class SupervisedTopic {
     SupervisedTopic& operator=(const SupervisedTopic&) = delete;
 
     /// One check (see the file comment), under `settings` and the daemon-wide `config`.
-    void check(const TopicSettings& settings, const Config& config, Clock::time_point now);
+    /// `recorder_starts`: how many times the topic's recorder process was started (bookmark.hpp).
+    void check(const TopicSettings& settings, const Config& config, Clock::time_point now,
+               std::uint64_t recorder_starts = 0);
+
+    /// The bookmark's part of a check (bookmark.hpp), also run when the recorder reports
+    /// progress between checks.
+    void follow_archive(const TopicSettings& settings, std::uint64_t recorder_starts);
 
     /// Whether the directory entry still names the file this handle has open (a topic removed,
     /// or replaced by a reinit, no longer does).
@@ -87,6 +96,8 @@ class SupervisedTopic {
     // Per subscriber slot, its wake FIFO opened for reading and writing, once needed (-1: not
     // yet, or not usable). Closed with the topic.
     std::vector<shmbus::util::UniqueFd> wake_fifos_;
+    // After topic_: a subscriber of it, let go first.
+    Bookmark bookmark_;
 };
 
 }  // namespace shmbusd

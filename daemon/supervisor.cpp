@@ -32,14 +32,64 @@ std::string describe(const std::filesystem::path& dir, std::string_view name) {
 
 }  // namespace
 
-Supervisor::Supervisor(const Config& config) : config_(config) {}
+Supervisor::Supervisor(const Config& config) : config_(config) {
+    sync_recorders();
+}
 
-Supervisor::~Supervisor() = default;
+Supervisor::~Supervisor() {
+    stop_recorders(recorders_);
+}
 
 void Supervisor::reconfigure(const Config& config) {
     config_ = config;
     unusable_.clear();  // report again under the new configuration
     set_up_configured_topics();
+    sync_recorders();
+}
+
+void Supervisor::sync_recorders() {
+    std::map<std::string, std::unique_ptr<RecorderProcess>, std::less<>> retired;
+    for (auto it = recorders_.begin(); it != recorders_.end();) {
+        const auto configured = config_.topics.find(it->first);
+        const bool same = configured != config_.topics.end() && configured->second.archive &&
+                          *configured->second.archive == it->second->settings() &&
+                          config_.recorder_command == it->second->command();
+        if (same) {
+            ++it;
+            continue;
+        }
+        retired.insert(recorders_.extract(it++));
+    }
+    stop_recorders(retired);
+    for (const auto& [name, settings] : config_.topics) {
+        if (!settings.archive || recorders_.contains(name)) continue;
+        recorders_.emplace(
+            name, std::make_unique<RecorderProcess>(name, *settings.archive,
+                                                    config_.recorder_command, config_.directory));
+    }
+}
+
+void Supervisor::stop_recorders(
+    std::map<std::string, std::unique_ptr<RecorderProcess>, std::less<>>& recorders) noexcept {
+    // Ask them all first, so they stop in parallel, then give them the grace period together.
+    for (auto& [name, recorder] : recorders)
+        recorder->request_stop();
+    const auto deadline = Clock::now() + RecorderProcess::kStopGrace;
+    for (auto& [name, recorder] : recorders)
+        recorder->finish_stop(deadline);
+    recorders.clear();
+}
+
+void Supervisor::tick_recorders(Clock::time_point now) {
+    for (auto& [name, recorder] : recorders_)
+        recorder->tick(now);
+}
+
+Supervisor::Clock::time_point Supervisor::next_recorder_deadline() const noexcept {
+    Clock::time_point next = Clock::time_point::max();
+    for (const auto& [name, recorder] : recorders_)
+        next = std::min(next, recorder->next_deadline());
+    return next;
 }
 
 void Supervisor::set_up_configured_topics() {
@@ -141,9 +191,28 @@ void Supervisor::rescan() {
 
 void Supervisor::check(Clock::time_point now) {
     rescan();
+    std::map<std::string, std::filesystem::path, std::less<>> archives;
     for (auto& [name, topic] : topics_) {
-        topic->check(config_.settings_for(name), config_, now);
+        const TopicSettings& settings = config_.settings_for(name);
+        topic->check(settings, config_, now, recorder_starts(name));
+        if (settings.archive && topic->topic().policy() == shmbus::Policy::kBlock) {
+            archives.emplace(name, settings.archive->directory);
+        }
     }
+    progress_watch_.watch(archives);
+}
+
+void Supervisor::progress_reported() {
+    for (const std::string& name : progress_watch_.changed()) {
+        const auto topic = topics_.find(name);
+        if (topic == topics_.end()) continue;
+        topic->second->follow_archive(config_.settings_for(name), recorder_starts(name));
+    }
+}
+
+std::uint64_t Supervisor::recorder_starts(std::string_view topic) const {
+    const auto recorder = recorders_.find(topic);
+    return recorder == recorders_.end() ? 0 : recorder->second->starts();
 }
 
 BusCounts Supervisor::counts() const {

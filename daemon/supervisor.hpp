@@ -17,6 +17,8 @@
 
 #include "config.hpp"
 #include "creation_rules.hpp"
+#include "progress_watch.hpp"
+#include "recorder_process.hpp"
 #include "supervised_topic.hpp"
 
 namespace shmbusd {
@@ -33,11 +35,13 @@ class Supervisor {
     using Clock = std::chrono::steady_clock;
 
     explicit Supervisor(const Config& config);
-    ~Supervisor();
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
 
-    /// Switches to `config` (same bus directory) and sets up its topics.
+    ~Supervisor();  // stops the recorders
+
+    /// Switches to `config` (same bus directory), sets up its topics, and replaces the recorders
+    /// whose settings changed.
     void reconfigure(const Config& config);
 
     /// Creates the configured topics that do not exist, and reports configured topics whose
@@ -53,16 +57,35 @@ class Supervisor {
 
     [[nodiscard]] BusCounts counts() const;
 
+    /// Reaps recorders that ended and starts those due (recorder_process.hpp). Never blocks.
+    void tick_recorders(Clock::time_point now);
+    /// The descriptor that becomes readable when a recorder reports progress (-1: none), and
+    /// what to do then: move those topics' bookmarks (progress_watch.hpp).
+    [[nodiscard]] int progress_fd() const noexcept { return progress_watch_.fd(); }
+    void progress_reported();
+
+    /// When tick_recorders() next has a recorder to start.
+    [[nodiscard]] Clock::time_point next_recorder_deadline() const noexcept;
+
   private:
     /// Opens `name` for supervision if it is not yet; reports a failure once per file.
     void adopt(const std::string& name);
     void rescan();
+    /// Makes the recorders match config_: stops those no longer configured or configured
+    /// otherwise, creates the missing ones (started by the next tick).
+    void sync_recorders();
+    [[nodiscard]] std::uint64_t recorder_starts(std::string_view topic) const;
+    void stop_recorders(
+        std::map<std::string, std::unique_ptr<RecorderProcess>, std::less<>>& recorders) noexcept;
 
     Config config_;
     std::map<std::string, std::unique_ptr<SupervisedTopic>, std::less<>> topics_;
     // Topics that could not be opened, with the message reported for each, so the same failure
     // is logged once and not at every check.
     std::map<std::string, std::string, std::less<>> unusable_;
+    // One per topic with an [topics.NAME.archive] table.
+    std::map<std::string, std::unique_ptr<RecorderProcess>, std::less<>> recorders_;
+    ProgressWatch progress_watch_;
 };
 
 }  // namespace shmbusd

@@ -3,8 +3,9 @@
 // an overwrite topic's losses become gap entries with the exact count.
 //
 // While a recorder is dead, its subscriber slot no longer holds a block topic's publishers back,
-// so what the ring laps meanwhile becomes a gap entry: a subscription that outlives its process
-// is what would close those gaps (docs/ARCHIVE.md, "What is not built yet").
+// so what the ring laps meanwhile becomes a gap entry. shmbusd's bookmark closes those gaps for
+// the recorders it runs (docs/ARCHIVE.md, "Recording from shmbusd";
+// tests/daemon/recorder_supervision_test.cpp).
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "archive_stream.hpp"
 #include "shmbus/archive/archive_inspect.hpp"
 #include "shmbus/archive/archive_reader.hpp"
 #include "shmbus/archive/archive_writer.hpp"
@@ -31,11 +33,13 @@ namespace {
 
 using namespace std::chrono_literals;
 using shmbus::Status;
+using shmbus::test::ArchiveContents;
 using shmbus::test::BusDirectory;
 using shmbus::test::Child;
 using shmbus::test::ChildLink;
 using shmbus::test::Clock;
 using shmbus::test::deadline_in;
+using shmbus::test::StreamControl;
 
 constexpr std::uint32_t kMaxRecord = 256;
 
@@ -43,27 +47,8 @@ std::span<const std::uint8_t, 16> id_of(const shmbus::Topic& topic) {
     return std::span<const std::uint8_t, 16>(topic.view().records->topic_id);
 }
 
-/// What the publisher and the test tell each other.
-struct StreamControl {
-    std::atomic<bool> stop{false};            // the test: publish no more
-    std::atomic<std::uint64_t> published{0};  // the publisher: records committed so far
-};
-
-/// A publisher process: the test payload (slot 0, counters 0, 1, ...) at full rate until told
-/// to stop.
 Child start_publisher(const BusDirectory& bus, StreamControl& control) {
-    return Child::fork("publisher", [&bus, &control](ChildLink&) {
-        shmbus::Publisher writer(shmbus::Topic::open(bus.path(), "t"));
-        std::vector<std::byte> buffer(kMaxRecord);
-        // Relaxed: a flag and a counter, read after the child is reaped or to end the loop.
-        for (std::uint64_t i = 0; !control.stop.load(std::memory_order_relaxed); ++i) {
-            const std::uint32_t length = shmbus::test::record_length(0, i, kMaxRecord);
-            shmbus::test::fill_record(std::span(buffer).first(length), 0, i);
-            if (writer.offer(std::span(buffer).first(length), 60s) != Status::kOk) return 2;
-            control.published.store(i + 1, std::memory_order_relaxed);
-        }
-        return 0;
-    });
+    return shmbus::test::start_stream_publisher(bus.path(), "t", kMaxRecord, control);
 }
 
 /// A recorder process that records until the archive holds `until` sequences, or for ever.
@@ -83,46 +68,8 @@ Child start_recorder(const BusDirectory& bus, const std::filesystem::path& archi
     });
 }
 
-struct ArchiveContents {
-    std::uint64_t records = 0;
-    std::uint64_t gaps = 0;
-    std::uint64_t gap_records = 0;
-    std::string wrong;  // the first problem found
-};
-
-/// Reads the whole archive, checking each record's payload and that the entries' sequences
-/// follow on exactly (the streams here abort no claim, so no sequence is skipped).
 ArchiveContents read_back(const std::filesystem::path& archive) {
-    ArchiveContents contents;
-    std::uint64_t next = 0;
-    const shmbus::archive::ReadSummary summary =
-        shmbus::archive::read_archive(archive, 0, [&](const shmbus::archive::ArchivedEntry& entry) {
-            if (entry.sequence != next && contents.wrong.empty()) {
-                contents.wrong = "entry at sequence " + std::to_string(entry.sequence) + " where " +
-                                 std::to_string(next) + " was due";
-            }
-            if (entry.kind == shmbus::archive::EntryKind::kGap) {
-                ++contents.gaps;
-                contents.gap_records += entry.gap_count;
-                next = entry.sequence + entry.gap_count;
-                return true;
-            }
-            // One publisher, nothing aborted: the record with sequence n is counter n.
-            std::vector<std::byte> expected(
-                shmbus::test::record_length(0, entry.sequence, kMaxRecord));
-            shmbus::test::fill_record(expected, 0, entry.sequence);
-            if (contents.wrong.empty() && !std::equal(expected.begin(), expected.end(),
-                                                      entry.payload.begin(), entry.payload.end())) {
-                contents.wrong = "record " + std::to_string(entry.sequence) + " is not its own";
-            }
-            ++contents.records;
-            next = entry.sequence + 1;
-            return true;
-        });
-    if (!summary.damage.empty() && contents.wrong.empty()) {
-        contents.wrong = "damage: " + summary.damage.front().problem;
-    }
-    return contents;
+    return shmbus::test::read_stream_archive(archive, kMaxRecord);
 }
 
 }  // namespace

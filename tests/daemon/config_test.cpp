@@ -216,3 +216,73 @@ TEST_CASE("the shipped, commented configuration parses") {
     const shmbusd::Config config = shmbusd::load_config(path);
     CHECK(config.directory == "/run/shmbus");
 }
+
+TEST_CASE("an archive table records its topic with the documented defaults") {
+    const shmbusd::Config config = parse_config(R"(
+[supervision]
+recorder_command = "/opt/shmbus/bin/shmbus"
+
+[topics.orders.archive]
+directory = "/var/lib/shmbus/archive/orders/"
+
+[topics.ticks]
+policy = "overwrite"
+archive = { directory = "/srv/ticks", segment_size = "1MiB", retain_bytes = "10GiB", retain_age = "168h", sync = "always" }
+
+[topics.plain]
+)",
+                                                "test.toml");
+    CHECK(config.recorder_command == "/opt/shmbus/bin/shmbus");
+    const auto& orders = config.settings_for("orders").archive;
+    REQUIRE(orders.has_value());
+    CHECK(orders->directory.string() == "/var/lib/shmbus/archive/orders");
+    CHECK(orders->segment_size == std::uint64_t{64} << 20);
+    CHECK_FALSE(orders->retain_bytes.has_value());
+    CHECK_FALSE(orders->retain_age.has_value());
+    CHECK_FALSE(orders->sync_always);
+    const auto& ticks = config.settings_for("ticks").archive;
+    REQUIRE(ticks.has_value());
+    CHECK(ticks->segment_size == 1u << 20);
+    CHECK(ticks->retain_bytes == std::uint64_t{10} << 30);
+    CHECK(ticks->retain_age == std::chrono::hours(24 * 7));
+    CHECK(ticks->sync_always);
+    CHECK_FALSE(config.settings_for("plain").archive.has_value());
+    CHECK_FALSE(config.settings_for("other").archive.has_value());
+}
+
+TEST_CASE("the recorder command defaults to the installed shmbus") {
+    const shmbusd::Config config = parse_config("", "empty");
+    CHECK(config.recorder_command.filename() == "shmbus");
+    CHECK(config.recorder_command.is_absolute());
+    CHECK(contains(error_for("[supervision]\nrecorder_command = \"shmbus\"\n"),
+                   "supervision.recorder_command 'shmbus' must be the absolute path"));
+}
+
+TEST_CASE("a wrong archive table is refused, naming the key and the line") {
+    std::string message = error_for("[topics.t.archive]\nsegment_size = \"1MiB\"\n");
+    CHECK(contains(message, "test.toml:1:"));
+    CHECK(contains(message, "[topics.t.archive] needs a directory"));
+    message = error_for("[topics.t.archive]\ndirectory = \"archive/t\"\n");
+    CHECK(contains(message, "test.toml:2:"));
+    CHECK(contains(message, "[topics.t.archive].directory 'archive/t' must be an absolute path"));
+    message = error_for("[topics.t.archive]\ndirectory = \"/a\"\nsegment_size = \"1KiB\"\n");
+    CHECK(contains(message, "test.toml:3:"));
+    CHECK(contains(message, "segment_size is 1 KiB; it must be at least 64 KiB"));
+    message = error_for("[topics.t.archive]\ndirectory = \"/a\"\nretain_age = \"1500ms\"\n");
+    CHECK(contains(message, "test.toml:3:"));
+    CHECK(contains(message, "retain_age is 1.5s; it must be a whole number of seconds"));
+    CHECK(contains(error_for("[topics.t.archive]\ndirectory = \"/a\"\nretain_bytes = 0\n"),
+                   "retain_bytes is 0"));
+    message = error_for("[topics.t.archive]\ndirectory = \"/a\"\nsync = \"sometimes\"\n");
+    CHECK(contains(message, "test.toml:3:"));
+    CHECK(contains(message, "[topics.t.archive].sync is 'sometimes'"));
+    message = error_for("[topics.t.archive]\ndirectory = \"/a\"\nsegment = \"1MiB\"\n");
+    CHECK(contains(message, "unknown key 'segment' in [topics.t.archive]"));
+    message = error_for("[defaults.archive]\ndirectory = \"/a\"\n");
+    CHECK(contains(message, "test.toml:1:"));
+    CHECK(contains(message, "[defaults.archive]: recording is configured per topic"));
+    message = error_for(
+        "[topics.a.archive]\ndirectory = \"/arch\"\n[topics.b.archive]\ndirectory = \"/arch/\"\n");
+    CHECK(contains(message, "test.toml:3:"));
+    CHECK(contains(message, "is topic 'a's archive already"));
+}

@@ -1,10 +1,12 @@
 // shmbus record: archive a topic into a directory of segments (docs/ARCHIVE.md).
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <span>
 #include <string>
@@ -14,7 +16,9 @@
 #include "command.hpp"
 #include "interrupts.hpp"
 #include "shmbus/archive/archive_writer.hpp"
+#include "shmbus/archive/progress_file.hpp"
 #include "shmbus/archive/recorder.hpp"
+#include "shmbus/detail/util/record_clock.hpp"
 
 namespace shmbus::cli {
 namespace {
@@ -91,10 +95,35 @@ class Record final : public Command {
         }
         archive::Recorder recorder(
             topic, writer, from_text_ == "latest" ? StartAt::latest() : StartAt::earliest());
+        // DIR/.progress says how far the archive goes after each flush, for shmbusd's bookmark
+        // (docs/ARCHIVE.md, "The progress file").
+        archive::ProgressFile progress_file(writer.directory());
+        archive::Progress progress;
+        std::memcpy(progress.topic_id, topic.view().records->topic_id, sizeof progress.topic_id);
+        progress.pid = static_cast<std::uint32_t>(::getpid());
+        const auto report_progress = [&](int error) {
+            progress.next_sequence = writer.next_sequence();
+            progress.flushed_at_ns = util::realtime_ns();
+            progress.last_error = error;
+            progress_file.write(progress);
+        };
+        report_progress(0);
         std::uint64_t recorded = 0;
         while (recorded < count && interrupt_signal() == 0) {
-            const PollResult step = recorder.step(
-                static_cast<std::size_t>(std::min<std::uint64_t>(count - recorded, 4096)));
+            PollResult step;
+            try {
+                step = recorder.step(
+                    static_cast<std::size_t>(std::min<std::uint64_t>(count - recorded, 4096)));
+            } catch (const Error& error) {
+                // Best effort: the flush's own error is the one to report, whatever this does.
+                try {
+                    report_progress(error.system_errno());
+                } catch (const Error&) {
+                }
+                throw;
+            }
+            // Only when the archive grew: an idle recorder does not wake the daemon every 100 ms.
+            if (writer.next_sequence() != progress.next_sequence) report_progress(0);
             recorded = recorder.counts().records;
             if (step.status == Status::kEvicted) {
                 throw Failure(ExitStatus::kEvicted,
