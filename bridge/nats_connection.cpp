@@ -14,6 +14,10 @@ std::string connected_url(natsConnection* connection) {
     return redact_url(url);
 }
 
+void on_connected(natsConnection* connection, void*) {
+    spdlog::info("NATS: connected to {}", connected_url(connection));
+}
+
 void on_disconnected(natsConnection* connection, void*) {
     // Core mode: what is published until the reconnect goes to libnats's reconnect buffer, and
     // what does not fit there is counted as send failed. What the server sent meanwhile is gone.
@@ -96,7 +100,9 @@ NatsConnection::NatsConnection(const NatsSettings& settings) {
     // Jitter, so that many bridges that lost one server do not all come back in the same
     // millisecond.
     options.check(natsOptions_SetReconnectJitter(options.get(), 100, 1000), "reconnect jitter");
-    options.check(natsOptions_SetRetryOnFailedConnect(options.get(), true, nullptr, nullptr),
+    // With a callback, a first connect that fails returns at once and goes on in the
+    // background; without one, libnats would block here for all of max_reconnect.
+    options.check(natsOptions_SetRetryOnFailedConnect(options.get(), true, on_connected, nullptr),
                   "retry on failed connect");
     options.check(natsOptions_SetDisconnectedCB(options.get(), on_disconnected, nullptr),
                   "the disconnect callback");
