@@ -3,7 +3,8 @@
 //   shmbus-bridge --config FILE [--check]
 //
 // Exit status: 0 after SIGINT or SIGTERM, 2 for a bad command line or configuration (the message
-// names the key or topic), 1 when it could not start or the outbound side failed.
+// names the key or topic), 1 when it could not start, the outbound side failed, or libnats gave
+// up reconnecting.
 #include <nats/nats.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "bridge_config.hpp"
+#include "failure_signal.hpp"
 #include "inbound_route.hpp"
 #include "nats_connection.hpp"
 #include "outbound_pump.hpp"
@@ -52,6 +54,7 @@ int run(const BridgeConfig& config) {
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, kFailureSignal);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
     // Inbound publishers first: their slots are what the outbound side must skip.
@@ -78,7 +81,12 @@ int run(const BridgeConfig& config) {
 
     int signal = 0;
     sigwait(&stop_signals, &signal);
-    spdlog::info("stopping on {}", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    const bool failed = signal == kFailureSignal;
+    if (failed) {
+        spdlog::error("stopping: the bridge cannot go on (see above)");
+    } else {
+        spdlog::info("stopping on {}", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    }
 
     outbound.stop();
     connection->close();
@@ -97,7 +105,7 @@ int run(const BridgeConfig& config) {
         spdlog::info("summary: inbound '{}' -> topic '{}': {}", route->route().subject,
                      route->route().topic, describe(route->counters()));
     }
-    return 0;
+    return failed ? kFailed : 0;
 }
 
 }  // namespace

@@ -2,11 +2,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <shmbus/error.hpp>
 #include <vector>
 
+#include "failure_signal.hpp"
+
 namespace shmbus_bridge {
 namespace {
+
+// Set by close(): a close that follows is the bridge's own. Not a member: libnats may run the
+// closed callback after the connection object is gone.
+std::atomic<bool> closing{false};
 
 std::string connected_url(natsConnection* connection) {
     char url[512] = {};
@@ -29,7 +36,14 @@ void on_reconnected(natsConnection* connection, void*) {
 }
 
 void on_closed(natsConnection*, void*) {
-    spdlog::info("NATS: connection closed");
+    if (closing.load()) {
+        spdlog::info("NATS: connection closed");
+        return;
+    }
+    // libnats gave up (every attempt max_reconnect allows failed): a bridge without a
+    // connection would only look alive, so it stops and says so.
+    spdlog::error("NATS: connection closed for good: every reconnect attempt failed");
+    signal_failure();
 }
 
 void on_error(natsConnection*, natsSubscription* subscription, natsStatus status, void*) {
@@ -150,6 +164,7 @@ bool NatsConnection::connected() const noexcept {
 }
 
 void NatsConnection::close() noexcept {
+    closing.store(true);
     if (connection_ != nullptr && !natsConnection_IsClosed(connection_))
         natsConnection_Close(connection_);
 }

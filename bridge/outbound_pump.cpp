@@ -10,6 +10,7 @@
 #include <shmbus/error.hpp>
 #include <shmbus/wait_set.hpp>
 
+#include "failure_signal.hpp"
 #include "nats_connection.hpp"
 
 namespace shmbus_bridge {
@@ -81,8 +82,9 @@ void OutboundPump::run() noexcept {
             }
         }
     } catch (const std::exception& error) {
-        // Nothing left to carry records out: say so loudly; main notices the thread ended.
+        // Nothing left to carry records out: the bridge stops rather than look alive.
         spdlog::critical("outbound: stopped: {}", error.what());
+        signal_failure();
     }
 }
 

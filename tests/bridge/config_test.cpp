@@ -134,3 +134,19 @@ TEST_CASE("a credentials file's content is never written to the log") {
     CHECK(log.find("SECRET") == std::string::npos);
     CHECK(log.find("JWT-TEXT") == std::string::npos);
 }
+
+TEST_CASE("the program stops with status 1 when libnats gives up reconnecting") {
+    BusDirectory bus;
+    shmbus::create_topic(bus.path(), "t");
+    // Port 1 on loopback: nothing listens there, and one attempt is all max_reconnect allows.
+    BridgeProcess bridge(bus.path(),
+                         "[nats]\nurl = \"nats://127.0.0.1:1\"\nmax_reconnect = 0\n"
+                         "reconnect_wait_ms = 10\n[bus]\ndirectory = \"" +
+                             bus.path().string() +
+                             "\"\n[[outbound]]\ntopic = \"t\"\nsubject = \"s\"\n");
+    const auto exit = bridge.wait(deadline_in(20s));
+    REQUIRE_MESSAGE(exit.has_value(), bridge.log());
+    CHECK(exit->exited);
+    CHECK(exit->code == 1);
+    CHECK(bridge.log().find("connection closed for good") != std::string::npos);
+}
