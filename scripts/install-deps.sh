@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libboost-dev libspdlog-dev libfmt-dev doctest-dev libcli11-dev
-  libtomlplusplus-dev libsystemd-dev libxxhash-dev systemd systemd-container
+  libtomlplusplus-dev libsystemd-dev libnats-dev nats-server libxxhash-dev systemd systemd-container
   clang libclang-rt-14-dev strace procps util-linux psmisc file python3
   python3-dev python3-pytest python3-numpy
 )
