@@ -1,6 +1,5 @@
 #include "bridge_config.hpp"
 
-#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <initializer_list>
+#include <shmbus/config/toml_reader.hpp>
 #include <shmbus/detail/util/topic_name.hpp>
 #include <shmbus/error.hpp>
 #include <shmbus/topic.hpp>
@@ -47,55 +47,14 @@ std::optional<std::string> subject_problem(const std::string& subject, bool wild
 }
 
 /// Walks the parsed document; every error names the place in the file and the key.
-class Reader {
+class Reader : public shmbus::config::TomlReader {
   public:
-    explicit Reader(std::string origin) : origin_(std::move(origin)) {}
+    using TomlReader::TomlReader;
 
-    [[noreturn]] void fail(const toml::source_region& where, const std::string& what) const {
-        std::string place = origin_;
-        if (where.begin.line != 0) {
-            place +=
-                ":" + std::to_string(where.begin.line) + ":" + std::to_string(where.begin.column);
-        }
-        throw shmbus::Error(shmbus::ErrorCode::kInvalidArgument, place + ": " + what);
-    }
-
-    /// Refuses keys that are not in `known`: a misspelt key must never be silently ignored.
-    void only_keys(const toml::table& table, const std::string& name,
-                   std::initializer_list<std::string_view> known) const {
-        for (auto&& [key, node] : table) {
-            if (std::find(known.begin(), known.end(), key.str()) != known.end()) continue;
-            std::string list;
-            for (const auto& k : known)
-                list += (list.empty() ? "" : ", ") + std::string(k);
-            fail(key.source(), "unknown key '" + std::string(key.str()) + "' in " + name +
-                                   " (known keys: " + list + ")");
-        }
-    }
-
-    const toml::table* table(const toml::table& parent, std::string_view key,
-                             const std::string& name) const {
-        const toml::node* node = parent.get(key);
-        if (node == nullptr) return nullptr;
-        if (!node->is_table()) fail(node->source(), name + " must be a table");
-        return node->as_table();
-    }
-
+    /// Every string the bridge reads means something only when it is not empty.
     std::string string(const toml::node& node, const std::string& name) const {
-        if (!node.is_string()) fail(node.source(), name + " must be a string");
-        std::string value = node.as_string()->get();
+        std::string value = TomlReader::string(node, name);
         if (value.empty()) fail(node.source(), name + " must not be empty");
-        return value;
-    }
-
-    std::int64_t integer(const toml::node& node, const std::string& name, std::int64_t low,
-                         std::int64_t high) const {
-        if (!node.is_integer()) fail(node.source(), name + " must be a whole number");
-        const std::int64_t value = node.as_integer()->get();
-        if (value < low || value > high) {
-            fail(node.source(), name + " is " + std::to_string(value) + "; it must be between " +
-                                    std::to_string(low) + " and " + std::to_string(high));
-        }
         return value;
     }
 
@@ -237,17 +196,7 @@ class Reader {
 }  // namespace
 
 BridgeConfig parse_bridge_config(const std::string& text, const std::string& origin) {
-    toml::table root;
-    try {
-        root = toml::parse(text, origin);
-    } catch (const toml::parse_error& error) {
-        const auto& where = error.source().begin;
-        throw shmbus::Error(shmbus::ErrorCode::kInvalidArgument,
-                            origin + ":" + std::to_string(where.line) + ":" +
-                                std::to_string(where.column) + ": " +
-                                std::string(error.description()));
-    }
-    return Reader(origin).read(root);
+    return Reader(origin).read(shmbus::config::parse_toml(text, origin));
 }
 
 BridgeConfig load_bridge_config(const std::filesystem::path& path) {

@@ -1,12 +1,12 @@
 #include "config.hpp"
 
-#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
 #include <functional>
 #include <initializer_list>
+#include <shmbus/config/toml_reader.hpp>
 #include <shmbus/detail/format/frame_header.hpp>
 #include <shmbus/detail/format/geometry.hpp>
 #include <shmbus/detail/util/topic_name.hpp>
@@ -24,60 +24,9 @@ constexpr std::uint64_t kMinSegmentSize = 64 * 1024;
 
 /// Walks one parsed document, checking each table's keys and turning each value into ours.
 /// Every error names the place in the file and the key.
-class Reader {
+class Reader : public shmbus::config::TomlReader {
   public:
-    explicit Reader(std::string origin) : origin_(std::move(origin)) {}
-
-    [[noreturn]] void fail(const toml::source_region& where, const std::string& what) const {
-        std::string place = origin_;
-        if (where.begin.line != 0) {
-            place +=
-                ":" + std::to_string(where.begin.line) + ":" + std::to_string(where.begin.column);
-        }
-        throw shmbus::Error(shmbus::ErrorCode::kInvalidArgument, place + ": " + what);
-    }
-
-    /// Refuses keys of `table` that are not in `known`: a typo must never be silently ignored.
-    void only_keys(const toml::table& table, const std::string& name,
-                   std::initializer_list<std::string_view> known) const {
-        for (auto&& [key, node] : table) {
-            if (std::find(known.begin(), known.end(), key.str()) != known.end()) continue;
-            std::string list;
-            for (const auto& k : known)
-                list += (list.empty() ? "" : ", ") + std::string(k);
-            fail(key.source(), "unknown key '" + std::string(key.str()) + "' in " + name +
-                                   " (known keys: " + list + ")");
-        }
-    }
-
-    const toml::table* table(const toml::table& parent, std::string_view key,
-                             const std::string& name) const {
-        const toml::node* node = parent.get(key);
-        if (node == nullptr) return nullptr;
-        if (!node->is_table()) fail(node->source(), name + " must be a table");
-        return node->as_table();
-    }
-
-    std::string string(const toml::node& node, const std::string& name) const {
-        if (!node.is_string()) fail(node.source(), name + " must be a string");
-        return node.as_string()->get();
-    }
-
-    bool boolean(const toml::node& node, const std::string& name) const {
-        if (!node.is_boolean()) fail(node.source(), name + " must be true or false");
-        return node.as_boolean()->get();
-    }
-
-    std::int64_t integer(const toml::node& node, const std::string& name, std::int64_t low,
-                         std::int64_t high) const {
-        if (!node.is_integer()) fail(node.source(), name + " must be a whole number");
-        const std::int64_t value = node.as_integer()->get();
-        if (value < low || value > high) {
-            fail(node.source(), name + " is " + std::to_string(value) + "; it must be between " +
-                                    std::to_string(low) + " and " + std::to_string(high));
-        }
-        return value;
-    }
+    using TomlReader::TomlReader;
 
     std::uint64_t size(const toml::node& node, const std::string& name) const {
         if (node.is_integer()) {
@@ -153,11 +102,6 @@ class Reader {
         if (auto gid = lookup_group(text)) return gid;
         fail(node.source(), name + ": there is no group '" + text + "' on this system");
     }
-
-    [[nodiscard]] const std::string& origin() const noexcept { return origin_; }
-
-  private:
-    std::string origin_;
 };
 
 void read_access(const Reader& reader, const toml::table& parent, std::string_view key,
@@ -406,16 +350,7 @@ const TopicSettings& Config::settings_for(std::string_view name) const {
 }
 
 Config parse_config(std::string_view text, const std::string& origin) {
-    toml::table document;
-    try {
-        document = toml::parse(text, origin);
-    } catch (const toml::parse_error& error) {
-        const auto& begin = error.source().begin;
-        throw shmbus::Error(shmbus::ErrorCode::kInvalidArgument,
-                            origin + ":" + std::to_string(begin.line) + ":" +
-                                std::to_string(begin.column) + ": " +
-                                std::string(error.description()));
-    }
+    const toml::table document = shmbus::config::parse_toml(text, origin);
     const Reader reader(origin);
     Config config;
     config.origin = origin;
