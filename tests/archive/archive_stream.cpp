@@ -1,5 +1,7 @@
 #include "archive_stream.hpp"
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <span>
@@ -12,10 +14,12 @@
 namespace shmbus::test {
 
 Child start_stream_publisher(const std::filesystem::path& bus, const std::string& topic,
-                             std::uint32_t max_record, StreamControl& control) {
-    return Child::fork("publisher", [bus, topic, max_record, &control](ChildLink&) {
+                             std::uint32_t max_record, StreamControl& control,
+                             std::uint64_t burst) {
+    return Child::fork("publisher", [bus, topic, max_record, &control, burst](ChildLink&) {
         shmbus::Publisher writer(shmbus::Topic::open(bus, topic));
         std::vector<std::byte> buffer(max_record);
+        const timespec pause{0, 1'000'000};
         // Relaxed: a flag and a counter, read after the child is reaped or to end the loop.
         for (std::uint64_t i = 0; !control.stop.load(std::memory_order_relaxed); ++i) {
             const std::uint32_t length = record_length(0, i, max_record);
@@ -25,6 +29,7 @@ Child start_stream_publisher(const std::filesystem::path& bus, const std::string
                 return 2;
             }
             control.published.store(i + 1, std::memory_order_relaxed);
+            if (burst != 0 && (i + 1) % burst == 0) ::nanosleep(&pause, nullptr);
         }
         return 0;
     });

@@ -19,11 +19,12 @@ struct StreamControl {
 };
 
 /// A publisher process on topic `topic` of `bus`: the test payload (slot 0, counters 0, 1, ...)
-/// of up to `max_record` bytes, at full rate until told to stop. Exits 2 if a record waits a
-/// minute for room.
+/// of up to `max_record` bytes, at full rate until told to stop, or in full-rate bursts of
+/// `burst` records with a millisecond's pause after each. Exits 2 if a record waits a minute
+/// for room.
 [[nodiscard]] Child start_stream_publisher(const std::filesystem::path& bus,
                                            const std::string& topic, std::uint32_t max_record,
-                                           StreamControl& control);
+                                           StreamControl& control, std::uint64_t burst = 0);
 
 struct ArchiveContents {
     std::uint64_t records = 0;

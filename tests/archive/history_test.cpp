@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "archive_helpers.hpp"
+#include "archive_stream.hpp"
 #include "shmbus/archive/history_subscriber.hpp"
 #include "shmbus/archive/recorder.hpp"
 #include "shmbus/archive/time_lookup.hpp"
@@ -249,30 +250,6 @@ TEST_CASE("a time lookup finds the first record stamped at or after the time, in
 
 namespace {
 
-struct StreamControl {
-    std::atomic<bool> stop{false};            // the test: publish no more
-    std::atomic<std::uint64_t> published{0};  // the publisher: records committed so far
-};
-
-Child start_publisher(const BusDirectory& bus, StreamControl& control) {
-    return Child::fork("publisher", [&bus, &control](ChildLink&) {
-        shmbus::Publisher writer(shmbus::Topic::open(bus.path(), "t"));
-        // Bursts at full rate, with a millisecond between them. A history subscriber catches up
-        // with the live stream only if it reads faster than the stream grows, as any replay
-        // must; the pauses leave it that room under sanitizers too, while each burst still laps
-        // the 64 KiB ring many times over.
-        constexpr std::uint64_t kBurst = 4096;
-        const timespec pause{0, 1'000'000};
-        // Relaxed: a flag and a counter, read after the child is reaped or to end the loop.
-        for (std::uint64_t i = 0; !control.stop.load(std::memory_order_relaxed); ++i) {
-            if (writer.offer(stream_record(i), 60s) != Status::kOk) return 2;
-            control.published.store(i + 1, std::memory_order_relaxed);
-            if ((i + 1) % kBurst == 0) ::nanosleep(&pause, nullptr);
-        }
-        return 0;
-    });
-}
-
 Child start_recorder(const BusDirectory& bus, const std::filesystem::path& archive) {
     return Child::fork("recorder", [&bus, archive](ChildLink&) {
         const shmbus::Topic topic =
@@ -304,8 +281,13 @@ TEST_CASE(
         ::nanosleep(&poll_interval, nullptr);  // only how often it looks; the loop waits for it
     }
     REQUIRE_FALSE(shmbus::collect_stats(topic).subscribers.empty());
-    shmbus::test::SharedBlock<StreamControl> control;
-    Child publisher = start_publisher(bus, *control);
+    // Bursts at full rate, with a millisecond between them. A history subscriber catches up
+    // with the live stream only if it reads faster than the stream grows, as any replay must;
+    // the pauses leave it that room under sanitizers too, while each burst still laps the
+    // 64 KiB ring many times over.
+    shmbus::test::SharedBlock<shmbus::test::StreamControl> control;
+    Child publisher =
+        shmbus::test::start_stream_publisher(bus.path(), "t", kMaxRecord, *control, 4096);
 
     std::uint64_t rejoins = 0;
     std::uint64_t from_archive = 0;
