@@ -14,19 +14,10 @@
 namespace {
 
 using shmbus::test::BusDirectory;
+using shmbus::test::cli::contains;
+using shmbus::test::cli::lines;
 using shmbus::test::cli::run_tool;
 using shmbus::test::cli::ToolResult;
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
-std::string lines(int from, int to) {
-    std::string out;
-    for (int i = from; i <= to; ++i)
-        out += std::to_string(i) + "\n";
-    return out;
-}
 
 /// The first sequences of the archive's segments (their 20-digit names), in order.
 std::vector<std::uint64_t> segment_firsts(const std::filesystem::path& archive) {

@@ -18,23 +18,14 @@
 namespace {
 
 using shmbus::test::BusDirectory;
+using shmbus::test::cli::contains;
+using shmbus::test::cli::lines;
 using shmbus::test::cli::Process;
 using shmbus::test::cli::run_tool;
 using shmbus::test::cli::ToolResult;
 
 std::string dir_of(const BusDirectory& bus) {
     return bus.path().string();
-}
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
-std::string lines(int from, int to) {
-    std::string out;
-    for (int i = from; i <= to; ++i)
-        out += std::to_string(i) + "\n";
-    return out;
 }
 
 /// Flips one byte of a file at `offset`.

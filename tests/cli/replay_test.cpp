@@ -46,10 +46,6 @@ std::string dir_of(const BusDirectory& bus) {
     return bus.path().string();
 }
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
 std::int64_t monotonic_ns() {
     timespec now{};
     ::clock_gettime(CLOCK_MONOTONIC, &now);

@@ -18,20 +18,11 @@ namespace {
 using namespace std::chrono_literals;
 using shmbus::test::BusDirectory;
 using shmbus::test::cli::Clock;
+using shmbus::test::cli::contains;
+using shmbus::test::cli::lines;
 using shmbus::test::cli::Process;
 using shmbus::test::cli::run_tool;
 using shmbus::test::cli::ToolResult;
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
-std::string lines(int from, int to) {
-    std::string out;
-    for (int i = from; i <= to; ++i)
-        out += std::to_string(i) + "\n";
-    return out;
-}
 
 std::vector<std::string> records(int from, int to) {
     std::vector<std::string> out;

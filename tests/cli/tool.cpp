@@ -256,4 +256,15 @@ void wait_for_live_subscribers(const std::filesystem::path& dir, const std::stri
     }
 }
 
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+std::string lines(int from, int to) {
+    std::string out;
+    for (int i = from; i <= to; ++i)
+        out += std::to_string(i) + "\n";
+    return out;
+}
+
 }  // namespace shmbus::test::cli

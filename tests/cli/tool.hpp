@@ -95,6 +95,12 @@ class Process {
     ProcessExit exit_;
 };
 
+/// Whether `text` has `part` in it: what the tests ask of a tool's output.
+[[nodiscard]] bool contains(const std::string& text, const std::string& part);
+
+/// "FROM\n...TO\n": the numbered lines tests publish with `pub` and expect back from `sub`.
+[[nodiscard]] std::string lines(int from, int to);
+
 /// Publishes `records` to topic `name` in `dir`, one record each, through the library: they
 /// must fit (try_offer).
 void publish(const std::filesystem::path& dir, const std::string& name,
